@@ -1,0 +1,85 @@
+"""Building the engine from settings: load and validate everything once, at start-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import bot.actions.builtin  # noqa: F401  (registers actions)
+from bot.actions.registry import ACTIONS
+from bot.config import Settings
+from bot.contentfiles import ContentError, Problem
+from bot.core.engine import Clock, Engine, utcnow
+from bot.flow.loader import load_dialogs
+from bot.flow.models import Dialog
+from bot.knowledge.loader import Knowledge, load_knowledge
+from bot.knowledge.matcher import Matcher
+from storage import Store, open_db
+
+
+@dataclass
+class Loaded:
+    knowledge: Knowledge
+    dialogs: dict[str, Dialog]
+
+
+def load_content(settings: Settings) -> Loaded:
+    """Load content/ and dialogs/ and check them against each other. Raises ContentError."""
+    problems: list[Problem] = []
+    knowledge = dialogs = None
+    try:
+        knowledge = load_knowledge(settings.bot_content_dir)
+    except ContentError as exc:
+        problems += exc.problems
+    try:
+        dialogs = load_dialogs(settings.bot_dialogs_dir)
+    except ContentError as exc:
+        problems += exc.problems
+    if knowledge and dialogs:
+        problems += cross_check(knowledge, dialogs)
+    if problems:
+        raise ContentError(problems)
+    assert knowledge is not None and dialogs is not None
+    return Loaded(knowledge, dialogs)
+
+
+def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
+    """Every UI key a dialog uses exists in every language; actions and buttons resolve."""
+    problems = []
+    commands: dict[str, str] = {}
+    for dialog in dialogs.values():
+        where = f"dialogs/{dialog.id}.yaml"
+        keys = [("title", dialog.title)] + ([("intro", dialog.intro)] if dialog.intro else [])
+        for sid, step in dialog.steps.items():
+            keys.append((f"steps.{sid}.ask", f"{step.ask}.q"))
+            keys += [(f"steps.{sid}.options", f"{step.ask}.opt.{o}") for o in step.options]
+        for lang in k.ui:
+            for fld, key in keys:
+                if not k.has_text(lang, key):
+                    problems.append(Problem(where, fld, f"UI string {key!r} missing in content/{lang}/ui/"))
+        for name in dialog.on_complete:
+            if name not in ACTIONS:
+                problems.append(Problem(where, "on_complete", f"no action named {name!r}"))
+        for command in dialog.commands:
+            if command in commands:
+                problems.append(Problem(where, "commands", f"/{command} also starts {commands[command]}"))
+            commands[command] = dialog.id
+    for topic, by_lang in k.answers.items():
+        for lang, answer in by_lang.items():
+            for i, action in enumerate(answer.actions):
+                kind, _, target = action.partition(":")
+                if kind == "dialog" and target not in dialogs:
+                    problems.append(Problem(f"content/{lang}/faq/{topic}.yaml", f"actions.{i}",
+                                            f"no dialog {target!r} in dialogs/"))
+    return problems
+
+
+def build_engine(settings: Settings, clock: Clock = utcnow, loaded: Loaded | None = None) -> Engine:
+    loaded = loaded or load_content(settings)
+    store = Store(open_db(settings.bot_db_path))
+    matcher = Matcher.build(loaded.knowledge)
+    return Engine(settings, store, loaded.knowledge, loaded.dialogs, matcher, clock=clock)
+
+
+def fixed_clock(when: dt.datetime) -> Clock:
+    return lambda: when

@@ -1,0 +1,1 @@
+"""Thin adapters: platform messages -> Inbound, Reply -> platform messages."""

@@ -1,0 +1,120 @@
+"""The terminal chat (python -m bot chat), for people and, with --jsonl, for programs.
+
+Non-interactive input is handled line by line as it arrives, with a flush after each reply,
+so another program can hold a conversation through a pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from bot.core.engine import Engine
+from bot.core.models import Inbound, Reply
+
+CHANNEL = "console"
+
+
+def render_text(reply: Reply) -> str:
+    """A reply as plain text: the message, then buttons as `[N] label`, then files."""
+    lines = [reply.text]
+    lines += [f"[{i}] {b.label}" for i, b in enumerate(reply.buttons, 1)]
+    for f in reply.files:
+        lines.append(f"--- {f.name} ---")
+        lines.append(f.content if f.content is not None else (f.url or ""))
+        lines.append("--- end ---")
+    return "\n".join(lines)
+
+
+def reply_json(reply: Reply) -> dict:
+    """The /api/chat shape of a reply (interfaces.md)."""
+    return {
+        "text": reply.text,
+        "buttons": [{"id": b.id, "label": b.label} for b in reply.buttons],
+        "files": [{"name": f.name, "url": f.url or "", **({"content": f.content} if f.content else {})}
+                  for f in reply.files],
+        "kind": reply.kind,
+    }
+
+
+class Console:
+    def __init__(self, engine: Engine, user: str, out: TextIO, jsonl: bool = False):
+        self.engine = engine
+        self.user = user
+        self.out = out
+        self.jsonl = jsonl
+        self.run_id = uuid.uuid4().hex[:12]
+        self.count = 0
+
+    def set_lang(self, lang: str) -> None:
+        row = self.engine.store.user(CHANNEL, self.user)
+        self.engine.store.update_user(row["id"], lang=lang)
+
+    def resume(self) -> None:
+        """Replies a crash kept from being shown last time, then carry on."""
+        for inbound, replies in self.engine.recover(CHANNEL):
+            if inbound.user == self.user and replies:
+                self._emit(replies)
+                self.engine.ack(inbound)
+
+    def line(self, raw: str) -> None:
+        """Handle one line of input."""
+        raw = raw.rstrip("\r\n")
+        self.count += 1
+        message_id = f"{self.run_id}-{self.count}"
+        if self.jsonl:
+            try:
+                obj = json.loads(raw)
+                if not isinstance(obj, dict):
+                    raise ValueError("not an object")
+                inbound = Inbound(channel=CHANNEL, user=self.user, message_id=message_id,
+                                  text=obj.get("text"), choice=obj.get("choice"))
+            except (ValueError, ValidationError, TypeError) as exc:
+                self._write(json.dumps({"replies": [], "error": f"bad input line: {type(exc).__name__}"}))
+                return
+        else:
+            inbound = Inbound(channel=CHANNEL, user=self.user, message_id=message_id, text=raw)
+        replies = self.engine.handle(inbound)
+        self._emit(replies)
+        self.engine.ack(inbound)
+
+    def _emit(self, replies: list[Reply]) -> None:
+        if self.jsonl:
+            self._write(json.dumps({"replies": [reply_json(r) for r in replies]}, ensure_ascii=False))
+        else:
+            self._write("\n\n".join(render_text(r) for r in replies) + "\n")
+
+    def _write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def run_chat(engine: Engine, user: str, lang: str | None, jsonl: bool,
+             stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    console = Console(engine, user, stdout, jsonl=jsonl)
+    if lang:
+        console.set_lang(lang)
+    console.resume()
+    interactive = stdin.isatty() and not jsonl
+    if interactive:
+        console.line("/start")
+    while True:
+        if interactive:
+            stdout.write("> ")
+            stdout.flush()
+        try:
+            raw = stdin.readline()
+        except KeyboardInterrupt:
+            break
+        except UnicodeDecodeError:
+            raw = "\n"
+        if not raw:  # end of input
+            break
+        if interactive and raw.strip() in ("/quit", "/exit"):
+            break
+        console.line(raw)
+    return 0

@@ -1,0 +1,46 @@
+"""Settings from the environment and a `.env` file (names fixed by shared/spec/interfaces.md)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_db_path: Path = Path("data/bot.db")
+    bot_default_lang: Literal["zh", "en"] = "zh"
+    bot_timezone: str = "Asia/Shanghai"
+    bot_host: str = "127.0.0.1"
+    bot_port: int = Field(8080, ge=0, le=65535)
+    bot_content_dir: Path = ROOT / "content"
+    bot_dialogs_dir: Path = ROOT / "dialogs"
+
+    telegram_bot_token: str | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_encoding_aes_key: str | None = None
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+
+    @field_validator("bot_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone, so a typo fails at start-up
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.bot_timezone)

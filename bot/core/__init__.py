@@ -1,0 +1,1 @@
+"""The channel-neutral core: messages in and out, the engine, commands and i18n."""

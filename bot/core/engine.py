@@ -1,0 +1,335 @@
+"""The engine: one inbound message in, the replies out, every step durable.
+
+Data flow (DESIGN.md): inbox dedup -> crisis check -> command / button -> active dialog ->
+question matcher. The inbound message is journalled (committed) before it is handled; the
+dialog step, the inbox record and the replies commit together in one transaction; the
+replies stay stored until the channel confirms delivery (ack), so a crash at any point
+neither loses what the user typed nor sends a reply twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.actions.registry import ACTIONS, BUTTONS, COMMANDS, ActionContext
+from bot.config import Settings
+from bot.core import screens
+from bot.core.models import MAX_TEXT, Button, FileOut, Inbound, Reply
+from bot.flow.models import Dialog
+from bot.flow.runner import REVIEW, Runner, State, Turn
+from bot.knowledge.crisis import CrisisCheck
+from bot.knowledge.loader import Knowledge
+from bot.knowledge.matcher import Matcher
+from bot.knowledge.normalize import clean, detect_lang, normalize
+from storage.store import Store
+
+log = logging.getLogger("bot.engine")
+
+Clock = Callable[[], dt.datetime]
+GREETINGS = {"hi", "hello", "hey", "你好", "您好", "在吗", "在不在", "哈喽", "嗨", "hi there", "早上好", "晚上好"}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Ctx:
+    """What one message is handled with: the user row, language and time."""
+
+    user: dict
+    lang: str
+    tz: ZoneInfo
+    now: dt.datetime
+
+
+class Engine:
+    def __init__(self, settings: Settings, store: Store, knowledge: Knowledge,
+                 dialogs: dict[str, Dialog], matcher: Matcher, clock: Clock = utcnow):
+        self.settings = settings
+        self.store = store
+        self.k = knowledge
+        self.dialogs = dialogs
+        self.matcher = matcher
+        self.runner = Runner(dialogs, knowledge)
+        self.crisis = CrisisCheck.build(knowledge.crisis)
+        self.clock = clock
+        self.commands = {c: d.id for d in dialogs.values() for c in d.commands}
+        self.triggers = {lang: [(normalize(p), d.id) for d in dialogs.values()
+                                for p in d.triggers.get(lang, [])] for lang in ("zh", "en")}
+
+    # public API ----------------------------------------------------------------------------
+    def handle(self, inbound: Inbound) -> list[Reply]:
+        """Answer one message. A duplicate (same channel message id) is answered once."""
+        user = self.store.user(inbound.channel, inbound.user)
+        message_id = inbound.message_id or uuid.uuid4().hex
+        payload = inbound.model_dump(mode="json", exclude={"received_at"})
+        inbox_id, status = self.store.receive(inbound.channel, message_id, user["id"], payload)
+        if status == "done":
+            return []
+        if status == "undelivered":
+            return [Reply.model_validate(r) for r in self.store.stored_replies(inbox_id)]
+        try:
+            with self.store.transaction():
+                user = self.store.user_by_id(user["id"]) or user
+                replies = self._process(user, inbound)
+                self.store.finish(inbox_id, [r.model_dump(mode="json") for r in replies])
+                if self.store.user_by_id(user["id"]) is not None:  # not just deleted
+                    self._remember_screen(user["id"], replies)
+        except Exception as exc:  # never crash the channel; never log the user's text
+            log.error("handling failed: %s\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+            lang = user.get("lang") or self.settings.bot_default_lang
+            replies = [Reply(text=self.k.text(lang, "input.error"), kind="notice")]
+            with self.store.transaction():
+                self.store.finish(inbox_id, [r.model_dump(mode="json") for r in replies])
+        return replies
+
+    def ack(self, inbound: Inbound) -> None:
+        """The channel delivered the replies to `inbound`: forget them."""
+        if inbound.message_id:
+            self.store.delivered(inbound.channel, inbound.message_id)
+
+    def recover(self, channel: str) -> list[tuple[Inbound, list[Reply]]]:
+        """After a restart: handle what was received but never finished, and return the
+        replies that were never confirmed delivered, for the channel to send now."""
+        out = []
+        for row in self.store.unfinished(channel):
+            if row["status"] == "received" and row["payload"]:
+                inbound = Inbound.model_validate_json(row["payload"])
+                out.append((inbound, self.handle(inbound)))
+            elif row["replies"]:
+                inbound = Inbound(channel=channel, user=row["external_id"], message_id=row["message_id"])
+                out.append((inbound, [Reply.model_validate(r) for r in self.store.stored_replies(row["id"])]))
+        return out
+
+    def language(self, channel: str, user: str) -> str:
+        row = self.store.user(channel, user)
+        return row.get("lang") or self.settings.bot_default_lang
+
+    # the data flow -------------------------------------------------------------------------
+    def _process(self, user: dict, inbound: Inbound) -> list[Reply]:
+        ctx = self._context(user, inbound)
+        session = self.store.session(user["id"])
+        state = _state(session)
+        text = clean(inbound.text or "")
+        if inbound.choice is None and not text:
+            if inbound.attachment:
+                return [Reply(text=self.k.text(ctx.lang, "input.attachment"), kind="notice"),
+                        *self._reask(state, ctx)]
+            return [Reply(text=self.k.text(ctx.lang, "input.empty"), kind="notice"), *self._reask(state, ctx)]
+        if len(text) > MAX_TEXT:
+            return [Reply(text=self.k.text(ctx.lang, "input.too_long", length=len(text), max=MAX_TEXT),
+                          kind="notice"), *self._reask(state, ctx)]
+        if text and self.crisis(text):  # 1. always first
+            replies = self._topic_replies("crisis_support", ctx, kind="crisis")
+            if state:
+                replies.append(Reply(text=self.k.text(ctx.lang, "crisis.resume"), kind="notice"))
+                replies += self._reask(state, ctx)
+            return replies
+        choice = inbound.choice or self._typed_button(user, state, text)
+        if choice:
+            return self._button(choice, state, ctx)
+        if text.startswith("/"):
+            return self._command(text, state, ctx)
+        if state:
+            turn = self.runner.on_text(state, ctx.lang, text, ctx.now.date(),
+                                       digress=lambda q: self._digression(q, ctx))
+            return self._apply(turn, ctx, state)
+        return self._free_text(text, ctx)
+
+    def _context(self, user: dict, inbound: Inbound) -> Ctx:
+        lang, source = user.get("lang"), user.get("lang_source")
+        if source in (None, "text"):
+            # Until the user picks a language (/lang, /start) or the platform names one, follow
+            # the language of what they type, and remember it for button presses.
+            hint = (inbound.lang_hint or "").lower()[:2]
+            typed = detect_lang(inbound.text) if inbound.text and not inbound.text.startswith("/") else None
+            new, new_source = (hint, "hint") if hint in ("zh", "en") else (typed, "text")
+            if new and (new, new_source) != (lang, source):
+                self.store.update_user(user["id"], lang=new, lang_source=new_source)
+                lang = new
+        lang = lang or self.settings.bot_default_lang
+        tz = ZoneInfo(user.get("tz") or self.settings.bot_timezone)
+        return Ctx(user=user, lang=lang, tz=tz, now=self.clock().astimezone(tz))
+
+    def _typed_button(self, user: dict, state: State | None, text: str) -> str | None:
+        """Text that names a button on the last screen: its label, or its number outside
+        dialogs (inside a dialog the step parses numbers itself)."""
+        if not text or not user.get("screen"):
+            return None
+        buttons = json.loads(user["screen"])
+        norm = normalize(text).strip(" .。")
+        for b in buttons:
+            if norm == normalize(b["label"]).strip():
+                return b["id"]
+        if norm.isdigit() and 1 <= int(norm) <= len(buttons) and self._numbered(state):
+            return buttons[int(norm) - 1]["id"]
+        return None
+
+    def _numbered(self, state: State | None) -> bool:
+        """May a typed number pick a button? Not where a number or date is the answer."""
+        if state is None or state.step == REVIEW:
+            return True
+        return self.dialogs[state.dialog].steps[state.step].input in ("choice", "multi", "yesno")
+
+    def _remember_screen(self, user_id: int, replies: list[Reply]) -> None:
+        buttons = [b.model_dump() for r in replies for b in r.buttons]
+        last = next((r for r in reversed(replies) if r.buttons), None)
+        screen = [b.model_dump() for b in last.buttons] if last else []
+        self.store.update_user(user_id, screen=screen if buttons else None,
+                               last_seen=utcnow().isoformat(timespec="seconds"))
+
+    # buttons -------------------------------------------------------------------------------
+    def _button(self, choice: str, state: State | None, ctx: Ctx) -> list[Reply]:
+        kind, _, arg = choice.partition(":")
+        if kind in ("o", "c", "e"):
+            if state is None:
+                return [Reply(text=self.k.text(ctx.lang, "input.stale_button"), kind="notice")]
+            return self._apply(self.runner.on_button(state, ctx.lang, choice), ctx, state)
+        if kind == "t" and arg in self.k.answers:
+            return self._topic_replies(arg, ctx) + self._reask(state, ctx)
+        if kind == "m" and arg in self.k.answers:
+            return [screens.more(self.k, arg, ctx.lang)] + self._reask(state, ctx)
+        if kind == "d" and arg in self.dialogs:
+            return self._start_dialog(arg, ctx)
+        if kind == "l" and arg in ("zh", "en"):
+            return self._set_lang(arg, ctx, state)
+        if kind == "y":
+            return self._confirm(arg, ctx)
+        if kind == "u":  # "none of these": the list of topics
+            return [screens.topic_list(self.k, ctx.lang)]
+        if kind in BUTTONS:
+            return BUTTONS[kind](self._action_ctx(ctx, {}, args=arg))
+        return [Reply(text=self.k.text(ctx.lang, "input.stale_button"), kind="notice"), *self._reask(state, ctx)]
+
+    # commands ------------------------------------------------------------------------------
+    def _command(self, text: str, state: State | None, ctx: Ctx) -> list[Reply]:
+        word, _, args = text[1:].partition(" ")
+        name = word.split("@", 1)[0].lower()
+        args = args.strip()
+        if name in ("cancel", "back", "skip"):
+            if state is None:
+                return [Reply(text=self.k.text(ctx.lang, "cancel.nothing"), kind="notice")]
+            return self._apply(self.runner.on_control(state, ctx.lang, name), ctx, state)
+        if name == "help":
+            return [screens.help(self.k, ctx.lang, self.dialogs)] + self._reask(state, ctx)
+        if name == "topics":
+            return [screens.topic_list(self.k, ctx.lang)]
+        if name == "lang":
+            if not args:
+                return [Reply(text=self.k.text(ctx.lang, "lang.q"), kind="question",
+                              buttons=(Button(id="l:zh", label="中文"), Button(id="l:en", label="English")))]
+            if args.lower() not in ("zh", "en"):
+                return [Reply(text=self.k.text(ctx.lang, "lang.unknown"), kind="notice")]
+            return self._set_lang(args.lower(), ctx, state)
+        if name == "export":
+            return [self._export(ctx)]
+        if name == "delete":
+            return [Reply(text=self.k.text(ctx.lang, "privacy.delete_confirm"), kind="question", buttons=(
+                Button(id="y:delete", label=self.k.text(ctx.lang, "privacy.delete_yes")),
+                Button(id="y:keep", label=self.k.text(ctx.lang, "privacy.delete_no"))))]
+        if name == "privacy" and "bot_privacy" in self.k.answers:
+            return self._topic_replies("bot_privacy", ctx)
+        if name in self.commands:
+            return self._start_dialog(self.commands[name], ctx)
+        if name in COMMANDS:
+            return COMMANDS[name](self._action_ctx(ctx, {}, args=args))
+        return [Reply(text=self.k.text(ctx.lang, "input.unknown_command", command="/" + name[:30]),
+                      kind="notice"), screens.help(self.k, ctx.lang, self.dialogs), *self._reask(state, ctx)]
+
+    def _set_lang(self, lang: str, ctx: Ctx, state: State | None) -> list[Reply]:
+        self.store.update_user(ctx.user["id"], lang=lang, lang_source="chosen")
+        ctx.lang = lang
+        return [Reply(text=self.k.text(lang, "lang.set"), kind="notice"), *self._reask(state, ctx)]
+
+    def _confirm(self, what: str, ctx: Ctx) -> list[Reply]:
+        if what == "delete":
+            self.store.delete_user(ctx.user["id"])
+            return [Reply(text=self.k.text(ctx.lang, "privacy.deleted"), kind="notice")]
+        return [Reply(text=self.k.text(ctx.lang, "privacy.kept"), kind="notice")]
+
+    def _export(self, ctx: Ctx) -> Reply:
+        data = self.store.export_user(ctx.user["id"])
+        for row in data.get("inbox", []):  # transient delivery records, but shown all the same
+            for key in ("payload", "replies"):
+                if row.get(key):
+                    row[key] = json.loads(row[key])
+        for table in ("sessions", "cases"):
+            for row in data.get(table, []):
+                for key in ("slots", "history", "data"):
+                    if isinstance(row.get(key), str):
+                        row[key] = json.loads(row[key])
+        content = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        name = f"borrower-guard-export-{ctx.now.date().isoformat()}.json"
+        return Reply(text=self.k.text(ctx.lang, "privacy.export_ready"), kind="notice",
+                     files=(FileOut(name=name, content=content, mime="application/json"),))
+
+    # dialogs -------------------------------------------------------------------------------
+    def _start_dialog(self, dialog_id: str, ctx: Ctx) -> list[Reply]:
+        return self._apply(self.runner.start(dialog_id, ctx.lang), ctx, None)
+
+    def _apply(self, turn: Turn, ctx: Ctx, prior: State | None) -> list[Reply]:
+        """Persist the runner's new state (same transaction) and run completion actions."""
+        user_id = ctx.user["id"]
+        if turn.lang:
+            self.store.update_user(user_id, lang=turn.lang, lang_source="chosen")
+            ctx.lang = turn.lang
+        if turn.state is None:
+            self.store.clear_session(user_id)
+        else:
+            s = turn.state
+            self.store.save_session(user_id, s.dialog, s.step, s.slots, list(s.history), s.invalid, s.editing)
+        replies = list(turn.replies)
+        if turn.completed is not None and prior is not None:
+            for name in self.dialogs[prior.dialog].on_complete:
+                replies += ACTIONS[name](self._action_ctx(ctx, turn.completed))
+        return replies
+
+    def _reask(self, state: State | None, ctx: Ctx) -> list[Reply]:
+        return [self.runner.screen(state, ctx.lang)] if state else []
+
+    def _action_ctx(self, ctx: Ctx, slots: dict[str, Any], args: str = "") -> ActionContext:
+        return ActionContext(lang=ctx.lang, slots=slots, knowledge=self.k, store=self.store,
+                             user_id=ctx.user["id"], now=ctx.now, tz=ctx.tz, args=args,
+                             extra={"engine": self})
+
+    # questions -----------------------------------------------------------------------------
+    def _free_text(self, text: str, ctx: Ctx) -> list[Reply]:
+        norm = normalize(text)
+        if norm.strip(" !！.。~") in GREETINGS:
+            return [Reply(text=self.k.text(ctx.lang, "greeting"))]
+        for lang in (ctx.lang, "en" if ctx.lang == "zh" else "zh"):
+            for phrase, dialog_id in self.triggers[lang]:
+                if phrase in norm:
+                    return self._start_dialog(dialog_id, ctx)
+        match = self.matcher.match(text)
+        if match.decision == "answer" and match.topic:
+            return self._topic_replies(match.topic, ctx)
+        if match.decision == "clarify":
+            return [screens.clarify(self.k, [t for t, _ in match.candidates], ctx.lang)]
+        return [screens.unknown(self.k, ctx.lang)]
+
+    def _digression(self, text: str, ctx: Ctx) -> list[Reply] | None:
+        match = self.matcher.match(text)
+        if match.decision == "answer" and match.topic:
+            return self._topic_replies(match.topic, ctx)
+        return None
+
+    def _topic_replies(self, topic: str, ctx: Ctx, kind: str = "answer") -> list[Reply]:
+        return [screens.answer(self.k, topic, ctx.lang, self.dialogs, kind=kind)]
+
+
+def _state(session: dict | None) -> State | None:
+    if not session:
+        return None
+    return State(dialog=session["dialog"], step=session["step"], slots=session["slots"],
+                 history=tuple(session["history"]), invalid=session["invalid"] or 0,
+                 editing=session["editing"])

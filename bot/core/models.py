@@ -1,0 +1,55 @@
+"""What adapters hand to the core (Inbound) and what the core hands back (Reply)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TEXT = 4000  # characters of user text kept; longer messages are cut with a notice
+
+
+class Inbound(BaseModel):
+    """One message from a user, whatever the channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str = Field(min_length=1, max_length=20)            # "console", "telegram", "web", "wechat"
+    user: str = Field(min_length=1, max_length=128)              # the channel's user id
+    message_id: str | None = Field(default=None, max_length=128)  # for dedup; None: not deduplicated
+    text: str | None = None
+    choice: str | None = Field(default=None, max_length=64)      # a button id
+    lang_hint: str | None = None                                 # e.g. Telegram's language_code
+    attachment: Literal["photo", "voice", "video", "file", "sticker", "location", "other"] | None = None
+    received_at: dt.datetime | None = None
+
+
+class Button(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(max_length=64)
+    label: str
+
+
+class FileOut(BaseModel):
+    """A file offered to the user: `content` inline (exports, drafts as .txt) or a `url`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    content: str | None = None
+    url: str | None = None
+    mime: str = "text/plain"
+
+
+class Reply(BaseModel):
+    """One message to the user. `kind` lets adapters treat drafts and urgent notes specially."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    files: tuple[FileOut, ...] = ()
+    kind: Literal["text", "answer", "question", "draft", "crisis", "notice", "reminder"] = "text"
+    draft_id: str | None = None

@@ -1,0 +1,68 @@
+"""How knowledge is shown: answers, "more", clarifying questions, topic lists, help.
+
+Pure functions of the knowledge base; every channel renders the resulting Reply.
+"""
+
+from __future__ import annotations
+
+from bot.core.models import Button, Reply
+from bot.flow.models import Dialog
+from bot.knowledge.loader import Knowledge
+
+MAX_ACTIONS = 3
+# The topics offered when the bot does not know, most asked first.
+MAIN_TOPICS = ("employer_contact", "contacts_contact", "call_hours_frequency", "threats_violence",
+               "complaint_channels", "must_i_repay", "interest_legal_limit", "arrest_jail")
+
+
+def answer(k: Knowledge, topic: str, lang: str, dialogs: dict[str, Dialog], kind: str = "answer") -> Reply:
+    """The first screen of an answer: short text, its sources and check date, next actions."""
+    a = k.answer(topic, lang)
+    names = [s.split("（适用于")[0].split(" (binds")[0] for s in a.sources]
+    sep = "；" if lang == "zh" else "; "
+    sources = sep.join(names[:2]) + (k.text(lang, "answer.and_more") if len(names) > 2 else "")
+    text = f"{a.title}\n\n{a.short}\n\n{k.text(lang, 'answer.footer', sources=sources, checked=a.checked)}"
+    buttons: list[Button] = []
+    if a.more:
+        buttons.append(Button(id=f"m:{topic}", label=k.text(lang, "answer.more")))
+    for action in a.actions[:MAX_ACTIONS]:
+        kind_, _, target = action.partition(":")
+        if kind_ == "dialog" and target in dialogs:
+            buttons.append(Button(id=f"d:{target}", label=k.text(lang, dialogs[target].title)))
+        elif kind_ == "topic" and target in k.answers:
+            buttons.append(Button(id=f"t:{target}", label=k.answer(target, lang).title))
+    return Reply(text=text, buttons=tuple(buttons), kind=kind)  # type: ignore[arg-type]
+
+
+def more(k: Knowledge, topic: str, lang: str) -> Reply:
+    a = k.answer(topic, lang)
+    lines = [a.title, "", a.more or a.short, "", k.text(lang, "answer.sources_title", checked=a.checked)]
+    lines += [f"• {s}" for s in a.sources]
+    lines += ["", k.text(lang, "not_lawyer")]
+    buttons = tuple(Button(id=f"t:{r}", label=k.answer(r, lang).title) for r in a.related if r in k.answers)
+    return Reply(text="\n".join(lines), buttons=buttons, kind="answer")
+
+
+def clarify(k: Knowledge, candidates: list[str], lang: str) -> Reply:
+    buttons = [Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in candidates[:3] if t in k.answers]
+    buttons.append(Button(id="u:list", label=k.text(lang, "clarify.none")))
+    return Reply(text=k.text(lang, "clarify.text"), buttons=tuple(buttons), kind="question")
+
+
+def unknown(k: Knowledge, lang: str) -> Reply:
+    legal = k.facts.hotlines["legal"].number
+    buttons = tuple(Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in MAIN_TOPICS if t in k.answers)
+    return Reply(text=k.text(lang, "unknown.text", legal=legal), buttons=buttons, kind="question")
+
+
+def topic_list(k: Knowledge, lang: str) -> Reply:
+    listed = [t for t, by_lang in k.answers.items() if by_lang[lang].listed and t != "crisis_support"]
+    ordered = [t for t in MAIN_TOPICS if t in listed] + sorted(t for t in listed if t not in MAIN_TOPICS)
+    buttons = tuple(Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in ordered)
+    return Reply(text=k.text(lang, "topics.text"), buttons=buttons, kind="question")
+
+
+def help(k: Knowledge, lang: str, dialogs: dict[str, Dialog]) -> Reply:
+    extra = "\n".join(k.text(lang, "help_dialogs", command=c, title=k.text(lang, d.title))
+                      for d in dialogs.values() for c in d.commands if c != "start")
+    return Reply(text=k.text(lang, "help", extra=extra).rstrip(), kind="text")

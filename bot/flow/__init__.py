@@ -1,0 +1,1 @@
+"""Guided dialogs: dialogs/*.yaml state machines and the runner that walks them."""

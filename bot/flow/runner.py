@@ -1,0 +1,294 @@
+"""The dialog runner: one step of a guided conversation, as a function of state and input.
+
+Every dialog gets, for free: /cancel, /back, /skip (where a step is optional), a review
+screen where any answer can be corrected, help after 3 invalid answers, and (through the
+engine) digressions and resumption after a restart. The runner does no I/O: the engine
+loads the state, calls it, and saves the new state in the same transaction as the inbox row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.core.models import Button, Reply
+from bot.flow import inputs
+from bot.flow.models import END, Dialog, Step
+from bot.knowledge.loader import Knowledge
+
+REVIEW = "_review"
+MAX_INVALID = 3
+_SEL = "_sel"  # slot holding a multi-choice selection in progress
+
+
+@dataclass(frozen=True)
+class State:
+    dialog: str
+    step: str
+    slots: dict[str, Any] = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    invalid: int = 0
+    editing: bool = False
+
+
+@dataclass
+class Turn:
+    replies: list[Reply]
+    state: State | None                   # None: the dialog has ended
+    completed: dict[str, Any] | None = None  # the answers, when the user confirmed them
+    cancelled: bool = False
+    lang: str | None = None                  # the user just chose this conversation language
+
+
+Digress = Callable[[str], list[Reply] | None]
+
+
+class Runner:
+    def __init__(self, dialogs: dict[str, Dialog], knowledge: Knowledge):
+        self.dialogs = dialogs
+        self.k = knowledge
+
+    # entry points --------------------------------------------------------------------------
+    def start(self, dialog_id: str, lang: str) -> Turn:
+        dialog = self.dialogs[dialog_id]
+        state = State(dialog=dialog_id, step=dialog.start)
+        replies = [Reply(text=self.k.text(lang, dialog.intro))] if dialog.intro else []
+        return Turn(replies + [self.screen(state, lang)], state)
+
+    def on_text(self, state: State, lang: str, text: str, today: dt.date,
+                digress: Digress | None = None) -> Turn:
+        if state.step == REVIEW:
+            return self._digress_or(state, lang, text, digress, lambda: self._invalid(state, lang, "review"))
+        _, step = self._step(state)
+        labels = self._labels(step, lang)
+        if step.input == "text":
+            if digress and _looks_like_question(text):
+                answered = digress(text)
+                if answered:
+                    return Turn(answered + [self.screen(state, lang)], state)
+            result = inputs.parse_text(step, text)
+        elif step.input == "choice":
+            result = inputs.parse_choice(step, text, labels)
+        elif step.input == "multi":
+            result = inputs.parse_multi(step, text, labels)
+        elif step.input == "yesno":
+            result = inputs.parse_yesno(text)
+        elif step.input == "number":
+            result = inputs.parse_number(step, text)
+        else:
+            result = inputs.parse_date_answer(step, text, today)
+        if isinstance(result, inputs.Ok):
+            return self._save(state, lang, result.value)
+        return self._digress_or(state, lang, text, digress if step.input != "text" else None,
+                                lambda: self._invalid(state, lang, result.reason, dict(result.values)))
+
+    def on_button(self, state: State, lang: str, button_id: str) -> Turn:
+        kind, _, arg = button_id.partition(":")
+        if kind == "c":
+            return self.on_control(state, lang, arg)
+        if state.step == REVIEW:
+            if kind == "e" and arg in self.dialogs[state.dialog].steps:
+                edited = replace(state, step=arg, editing=True, invalid=0)
+                return Turn([self.screen(edited, lang)], edited)
+            return self._stale(state, lang)
+        _, step = self._step(state)
+        if kind != "o":
+            return self._stale(state, lang)
+        if step.input == "yesno" and arg in ("yes", "no"):
+            return self._save(state, lang, arg == "yes")
+        if arg not in step.options:
+            return self._stale(state, lang)
+        if step.input == "choice":
+            return self._save(state, lang, arg)
+        if step.input == "multi":
+            selected = list(state.slots.get(_SEL, []))
+            if arg in selected:
+                selected.remove(arg)
+            elif step.max_choices and len(selected) >= step.max_choices:
+                return self._invalid(state, lang, "too_many", {"max": step.max_choices})
+            else:
+                selected.append(arg)
+            ordered = [o for o in step.options if o in selected]
+            new = replace(state, slots={**state.slots, _SEL: ordered}, invalid=0)
+            return Turn([self.screen(new, lang)], new)
+        return self._stale(state, lang)
+
+    def on_control(self, state: State, lang: str, control: str) -> Turn:
+        dialog = self.dialogs[state.dialog]
+        if control == "cancel":
+            return Turn([Reply(text=self.k.text(lang, "flow.cancelled"), kind="notice")], None,
+                        cancelled=True)
+        if control == "back":
+            if not state.history:
+                return Turn([Reply(text=self.k.text(lang, "flow.at_first")), self.screen(state, lang)], state)
+            previous = state.history[-1]
+            slots = {k: v for k, v in state.slots.items() if k != _SEL}
+            prev_step = dialog.steps[previous]
+            if prev_step.input == "multi" and isinstance(slots.get(dialog.slot(previous)), list):
+                slots[_SEL] = slots[dialog.slot(previous)]
+            new = State(state.dialog, previous, slots, state.history[:-1], 0, False)
+            return Turn([self.screen(new, lang)], new)
+        if control == "skip":
+            if state.step == REVIEW:
+                return self._stale(state, lang)
+            step = dialog.steps[state.step]
+            if not step.optional:
+                return Turn([Reply(text=self.k.text(lang, "flow.cannot_skip")), self.screen(state, lang)], state)
+            return self._save(state, lang, None)
+        if control == "done":
+            if state.step == REVIEW or dialog.steps[state.step].input != "multi":
+                return self._stale(state, lang)
+            selected = list(state.slots.get(_SEL, []))
+            if not selected and not dialog.steps[state.step].optional:
+                return self._invalid(state, lang, "multi_empty")
+            return self._save(state, lang, selected or None)
+        if control == "ok" and state.step == REVIEW:
+            slots = self._pruned(dialog, state.slots)
+            return Turn([], None, completed=slots)
+        return self._stale(state, lang)
+
+    # screens -------------------------------------------------------------------------------
+    def screen(self, state: State, lang: str) -> Reply:
+        """The question the user is being asked now (also used to re-ask after a digression)."""
+        t = self.k.text
+        if state.step == REVIEW:
+            return self._review(state, lang)
+        dialog, step = self._step(state)
+        lines = [t(lang, f"{step.ask}.q")]
+        buttons: list[Button] = []
+        labels = self._labels(step, lang)
+        if step.input == "choice":
+            buttons += [Button(id=f"o:{o}", label=labels[o]) for o in step.options]
+        elif step.input == "multi":
+            selected = state.slots.get(_SEL, [])
+            buttons += [Button(id=f"o:{o}", label=("✓ " if o in selected else "") + labels[o])
+                        for o in step.options]
+            buttons.append(Button(id="c:done", label=t(lang, "flow.done")))
+            lines.append(t(lang, "flow.hint.multi"))
+            if selected:
+                lines.append(t(lang, "flow.selected", items="、".join(labels[o] for o in selected)
+                               if lang == "zh" else ", ".join(labels[o] for o in selected)))
+        elif step.input == "yesno":
+            buttons += [Button(id="o:yes", label=t(lang, "flow.yes")),
+                        Button(id="o:no", label=t(lang, "flow.no"))]
+        elif step.input == "date":
+            lines.append(t(lang, "flow.hint.date"))
+        elif step.input == "text" and step.max_length < 500:
+            lines.append(t(lang, "flow.hint.text", max=step.max_length))
+        if state.editing and dialog.slot(state.step) in state.slots:
+            current = self.display(dialog, state.step, state.slots.get(dialog.slot(state.step)), lang)
+            lines.append(t(lang, "flow.current", value=current))
+        if step.optional:
+            buttons.append(Button(id="c:skip", label=t(lang, "flow.skip")))
+        if state.history:
+            buttons.append(Button(id="c:back", label=t(lang, "flow.back")))
+        return Reply(text="\n".join(lines), buttons=tuple(buttons), kind="question")
+
+    def _review(self, state: State, lang: str) -> Reply:
+        dialog = self.dialogs[state.dialog]
+        t = self.k.text
+        lines = [t(lang, "flow.review.title", title=t(lang, dialog.title)), ""]
+        buttons = [Button(id="c:ok", label=t(lang, "flow.review.ok"))]
+        for sid in dialog.path(state.slots):
+            label = self._label(dialog.steps[sid], lang)
+            value = self.display(dialog, sid, state.slots.get(dialog.slot(sid)), lang)
+            lines.append(f"• {label}：{value}" if lang == "zh" else f"• {label}: {value}")
+            buttons.append(Button(id=f"e:{sid}", label=t(lang, "flow.review.edit", label=label)))
+        buttons.append(Button(id="c:cancel", label=t(lang, "flow.cancel")))
+        lines += ["", t(lang, "flow.review.hint")]
+        return Reply(text="\n".join(lines), buttons=tuple(buttons), kind="question")
+
+    def display(self, dialog: Dialog, step_id: str, value: Any, lang: str) -> str:
+        """An answer as the user would say it (option labels, 是/否, dates as typed)."""
+        step = dialog.steps[step_id]
+        if value is None or value == []:
+            return self.k.text(lang, "flow.skipped")
+        if step.input == "yesno":
+            return self.k.text(lang, "flow.yes" if value else "flow.no")
+        labels = self._labels(step, lang)
+        if step.input == "choice":
+            return labels.get(value, str(value))
+        if step.input == "multi":
+            sep = "、" if lang == "zh" else ", "
+            return sep.join(labels.get(v, str(v)) for v in value)
+        return str(value)
+
+    # internals -----------------------------------------------------------------------------
+    def _step(self, state: State) -> tuple[Dialog, Step]:
+        dialog = self.dialogs[state.dialog]
+        return dialog, dialog.steps[state.step]
+
+    def _labels(self, step: Step, lang: str) -> dict[str, str]:
+        return {o: self.k.text(lang, f"{step.ask}.opt.{o}") for o in step.options}
+
+    def _label(self, step: Step, lang: str) -> str:
+        key = f"{step.ask}.label"
+        return self.k.text(lang, key) if self.k.has_text(lang, key) else self.k.text(lang, f"{step.ask}.q")
+
+    def _save(self, state: State, lang: str, value: Any) -> Turn:
+        dialog = self.dialogs[state.dialog]
+        slots = {k: v for k, v in state.slots.items() if k != _SEL}
+        slot = dialog.slot(state.step)
+        if value is None:
+            slots.pop(slot, None)
+        else:
+            slots[slot] = value
+        history = (*state.history, state.step)
+        switched = value if dialog.steps[state.step].sets_language and value in ("zh", "en") else None
+        lang = switched or lang
+        nxt = dialog.next_step(state.step, slots)
+        if state.editing:  # after a correction, skip what is already answered
+            while nxt != END and dialog.slot(nxt) in slots:
+                history = (*history, nxt)
+                nxt = dialog.next_step(nxt, slots)
+        if nxt == END:
+            if not dialog.review:
+                return Turn([], None, completed=self._pruned(dialog, slots), lang=switched)
+            new = State(state.dialog, REVIEW, slots, history, 0, False)
+            return Turn([self._review(new, lang)], new, lang=switched)
+        new = State(state.dialog, nxt, slots, history, 0, state.editing)
+        step = dialog.steps[nxt]
+        if step.input == "multi" and isinstance(slots.get(dialog.slot(nxt)), list):
+            new = replace(new, slots={**slots, _SEL: slots[dialog.slot(nxt)]})
+        return Turn([self.screen(new, lang)], new, lang=switched)
+
+    def _pruned(self, dialog: Dialog, slots: dict[str, Any]) -> dict[str, Any]:
+        """Only the answers on the path actually taken (a corrected branch drops its follow-ups)."""
+        keep = {dialog.slot(s) for s in dialog.path(slots)}
+        return {k: v for k, v in slots.items() if k in keep}
+
+    def _invalid(self, state: State, lang: str, reason: str, values: dict | None = None) -> Turn:
+        count = state.invalid + 1
+        new = replace(state, invalid=count)
+        text = self.k.text(lang, f"flow.bad.{reason}", **(values or {}))
+        if state.step != REVIEW:
+            hint_key = f"{self.dialogs[state.dialog].steps[state.step].ask}.hint"
+            if self.k.has_text(lang, hint_key):
+                text += "\n" + self.k.text(lang, hint_key)
+        replies = [Reply(text=text, kind="notice")]
+        if count >= MAX_INVALID:
+            step = None if state.step == REVIEW else self.dialogs[state.dialog].steps[state.step]
+            buttons = [Button(id="c:skip", label=self.k.text(lang, "flow.skip"))] if step and step.optional else []
+            buttons.append(Button(id="c:cancel", label=self.k.text(lang, "flow.cancel")))
+            replies.append(Reply(text=self.k.text(lang, "flow.stuck"), buttons=tuple(buttons), kind="notice"))
+        replies.append(self.screen(new, lang))
+        return Turn(replies, new)
+
+    def _stale(self, state: State, lang: str) -> Turn:
+        return Turn([Reply(text=self.k.text(lang, "flow.stale"), kind="notice"), self.screen(state, lang)], state)
+
+    def _digress_or(self, state: State, lang: str, text: str, digress: Digress | None,
+                    otherwise: Callable[[], Turn]) -> Turn:
+        if digress:
+            answered = digress(text)
+            if answered:
+                return Turn(answered + [self.screen(state, lang)], state)
+        return otherwise()
+
+
+def _looks_like_question(text: str) -> bool:
+    """A free-text answer that is really a question (digression) rather than the answer."""
+    stripped = text.strip()
+    return stripped.endswith(("?", "？", "吗", "么", "嘛", "呢")) or (len(stripped) > 25 and "?" in stripped)

@@ -1,0 +1,45 @@
+"""Text normalisation shared by the matcher and the crisis check.
+
+People type on phones: full-width letters and digits, traditional characters, emoji,
+no punctuation. Everything is folded to one form before matching.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from opencc_purepy import OpenCC
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def clean(text: str) -> str:
+    """Remove control and invisible formatting characters, collapse white space."""
+    return _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width -> ASCII), lower case, traditional -> simplified Chinese, clean."""
+    text = clean(unicodedata.normalize("NFKC", text)).lower()
+    if CJK.search(text):
+        text = _t2s().convert(text)
+    return text
+
+
+_LATIN = re.compile(r"[a-zA-Z]")
+
+
+def detect_lang(text: str) -> str | None:
+    """'zh' when the text has Chinese characters, 'en' when it has Latin letters, else None."""
+    if CJK.search(text):
+        return "zh"
+    return "en" if _LATIN.search(text) else None

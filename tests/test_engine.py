@@ -1,0 +1,230 @@
+"""Scripted conversations through the real engine (content, dialogs, SQLite), zh and en."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.core.models import Inbound
+from tests.conftest import Chat
+
+
+def test_main_question_answered_in_chinese_with_source_and_date(chat: Chat):
+    chat.say("网贷催收打电话到我单位合法吗")
+    answer = chat.last[0]
+    assert answer.kind == "answer"
+    assert answer.text.startswith("催收打电话到单位")
+    assert "GB/T 45251-2025" in answer.text and "核对于 2026-11-29" in answer.text
+    assert "我不是律师" in answer.text
+    assert "m:employer_contact" in chat.buttons
+
+
+def test_main_question_answered_in_english(chat: Chat):
+    chat.say("is it legal for the lender to call my employer?")
+    assert chat.last[0].text.startswith("Collectors calling my employer")
+    assert "checked 2026-11-29" in chat.text and "not a lawyer" in chat.text
+    chat.press("m:employer_contact")
+    assert "Sources (checked 2026-11-29)" in chat.text and "binds:" in chat.text
+
+
+def test_start_dialog_switches_language_at_once_and_answers_the_need(chat: Chat):
+    chat.say("/start")
+    assert "请选择语言 / Choose your language" in chat.text
+    assert chat.buttons == ["o:zh", "o:en"]
+    chat.press("o:en")
+    assert chat.last[-1].text.startswith("What do you need help with")  # asked in English now
+    chat.say("1")  # typed number = the first button
+    assert chat.last[0].text.startswith("Collectors calling my employer")
+    assert chat.engine.store.session(chat.engine.store.user("test", "u1")["id"]) is None
+    chat.say("催收爆通讯录怎么办")  # the user chose English: answers stay in English
+    assert chat.last[0].kind == "answer" and "contact" in chat.last[0].text.lower()
+
+
+def test_typed_label_works_like_a_button(chat: Chat):
+    chat.say("/start")
+    chat.say("中文")
+    assert chat.last[-1].text.startswith("你现在最需要哪方面的帮助")
+    chat.say("想知道去哪里投诉")
+    assert "12378" in chat.text
+
+
+def test_crisis_comes_first_outside_and_inside_dialogs(chat: Chat):
+    chat.say("我欠了好多网贷，真的不想活了")
+    assert chat.last[0].kind == "crisis"
+    assert "12356" in chat.last[0].text and "120" in chat.last[0].text
+    chat.say("/start")
+    chat.press("o:zh")
+    chat.say("i want to kill myself")
+    assert chat.last[0].kind == "crisis"
+    assert chat.last[-1].text.startswith("你现在最需要")  # the pending question is kept
+    session = chat.engine.store.session(chat.engine.store.user("test", "u1")["id"])
+    assert session["step"] == "need"
+
+
+@pytest.mark.parametrize("text", ["吓死我了，催收打了一天电话", "笑死，这个催收真离谱"])
+def test_idioms_with_death_words_are_not_crises(chat: Chat, text: str):
+    chat.say(text)
+    assert chat.last[0].kind != "crisis"
+
+
+def test_digression_mid_dialog_answers_then_reasks(chat: Chat):
+    chat.say("/start")
+    chat.press("o:zh")
+    chat.say("催收打我公司电话合法吗")
+    assert chat.last[0].kind == "answer" and "单位" in chat.last[0].text
+    assert chat.last[-1].text.startswith("你现在最需要")
+    chat.press("o:threats")
+    assert "110" in chat.text
+
+
+def test_low_confidence_offers_topics_and_out_of_scope_says_what_it_can_do(chat_en: Chat):
+    chat_en.say("what's the weather in beijing tomorrow")
+    assert "I can't answer that one" in chat_en.text
+    assert chat_en.buttons and all(b.startswith("t:") for b in chat_en.buttons)
+    chat_en.say("2")  # a number picks one of the offered topics
+    assert chat_en.last[0].kind == "answer"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x01\x02", "\u200b\u200b"])
+def test_empty_and_invisible_messages(chat: Chat, text: str):
+    chat.say(text)
+    assert len(chat.last) == 1 and "没有收到文字" in chat.text
+
+
+def test_huge_message_is_refused_and_dialog_stays(chat: Chat):
+    chat.say("/start")
+    chat.say("啊" * 10_000)
+    assert "太长" in chat.last[0].text and chat.buttons == ["o:zh", "o:en"]
+    chat.press("o:zh")
+    assert chat.last[-1].text.startswith("你现在最需要")
+
+
+@pytest.mark.parametrize("text", ["🙂🙂🙂", "催收 calls 我的 boss 怎么办 ok?", "ｈｅｌｌｏ　世界", "\x1b[31mred\x1b[0m",
+                                  "<script>alert(1)</script>", "{{ facts }}", "' OR 1=1 --"])
+def test_odd_text_gets_a_reply_not_a_crash(chat: Chat, text: str):
+    replies = chat.say(text)
+    assert replies and all(r.text for r in replies)
+    assert "出了点问题" not in chat.text and "went wrong" not in chat.text
+
+
+def test_unknown_command_and_stale_button(chat: Chat):
+    chat.say("/frobnicate")
+    assert "/frobnicate" in chat.last[0].text and "/help" in chat.text
+    chat.say("/start")
+    chat.press("o:threats")  # an option of the next step, not this one
+    assert "不是当前问题的选项" in chat.text and chat.buttons == ["o:zh", "o:en"]
+    chat.press("zz:nothing")
+    assert "过期" in chat.text
+    chat.press("o:zh")
+    assert chat.last[-1].text.startswith("你现在最需要")
+
+
+def test_controls_without_dialog(chat: Chat):
+    for command in ("/cancel", "/back", "/skip"):
+        chat.say(command)
+        assert "没有进行中的问答" in chat.text
+
+
+def test_cancel_back_in_dialog(chat: Chat):
+    chat.say("/start")
+    chat.press("o:en")
+    chat.say("/back")
+    assert chat.buttons == ["o:zh", "o:en"]
+    chat.say("/cancel")
+    assert "Stopped" in chat.text
+    assert chat.engine.store.session(chat.engine.store.user("test", "u1")["id"]) is None
+
+
+def test_duplicate_message_id_is_handled_once(chat: Chat):
+    first = chat.send(text="/start", message_id="same")
+    again = chat.send(text="/start", message_id="same")
+    assert first and again == []
+    store = chat.engine.store
+    assert store.db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 1
+
+
+def test_unacknowledged_replies_are_redelivered_not_recomputed(engine):
+    inbound = Inbound(channel="test", user="x", message_id="m1", text="/start")
+    first = engine.handle(inbound)
+    again = engine.handle(inbound)  # e.g. a webhook retry before the first send was confirmed
+    assert again == first
+    engine.ack(inbound)
+    assert engine.handle(inbound) == []
+
+
+def test_crash_before_handling_is_recovered(engine, make_engine):
+    store = engine.store
+    uid = store.user("test", "x")["id"]
+    payload = Inbound(channel="test", user="x", message_id="m9", text="催收爆通讯录").model_dump(mode="json")
+    store.receive("test", "m9", uid, payload)  # journalled, then the process died
+    fresh = make_engine()
+    recovered = fresh.recover("test")
+    assert len(recovered) == 1 and recovered[0][1][0].kind == "answer"
+    assert [r for _, r in fresh.recover("test")] == [recovered[0][1]]  # not acked: offered again
+    fresh.ack(recovered[0][0])
+    assert fresh.recover("test") == []
+
+
+def test_restart_mid_dialog_continues_at_same_step(chat: Chat, restart):
+    chat.say("/start")
+    chat.press("o:en")
+    chat2 = restart(chat)
+    chat2.press("o:calls")
+    assert "22:00" in chat2.text
+
+
+def test_lang_command(chat: Chat):
+    chat.say("/lang")
+    assert chat.buttons == ["l:zh", "l:en"]
+    chat.press("l:en")
+    assert "English" in chat.text
+    chat.say("/lang xx")
+    assert "No such language" in chat.text
+    chat.say("/lang zh")
+    assert "中文" in chat.text
+
+
+def test_export_then_delete_everything(chat: Chat):
+    chat.say("/start")
+    chat.press("o:zh")
+    chat.say("/export")
+    exported = json.loads(chat.last[0].files[0].content)
+    assert exported["user"]["external_id"] == "u1"
+    assert exported["sessions"][0]["dialog"] == "start"
+    chat.say("/delete")
+    assert chat.buttons == ["y:delete", "y:keep"]
+    chat.press("y:delete")
+    assert "已删除" in chat.text
+    db = chat.engine.store.db
+    for table in ("users", "sessions", "cases", "inbox"):
+        assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_delete_can_be_declined(chat: Chat):
+    chat.say("/delete")
+    chat.press("y:keep")
+    assert "没有删除" in chat.text
+    assert chat.engine.store.db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
+
+
+def test_message_text_is_not_kept_after_answering(chat: Chat):
+    chat.say("我叫张三，电话13800000000，催收打我公司")
+    rows = list(chat.engine.store.db.query("SELECT payload, replies FROM inbox"))
+    assert rows == [{"payload": None, "replies": None}]
+
+
+def test_attachment_gets_a_helpful_reply(chat: Chat):
+    chat.send(attachment="photo")
+    assert "图片" in chat.text
+
+
+def test_language_follows_text_until_chosen(engine):
+    zh = Chat(engine, user="a")
+    zh.say("hello there, collectors call my boss every day")
+    assert zh.last[0].text.startswith("Collectors")
+    zh.say("催收打我公司电话")
+    assert zh.last[0].text.startswith("催收")
+    hinted = Chat(engine, user="b", lang="en-US")
+    hinted.say("/help")
+    assert "Commands" in hinted.text

@@ -1,0 +1,84 @@
+"""Storage: file mode, WAL, migrations, inbox states, export and delete."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from storage import Store, open_db
+from storage.migrations import USER_TABLES, migrations
+
+
+def test_file_is_private_wal_and_migrated(tmp_path):
+    path = tmp_path / "sub" / "bot.db"
+    db = open_db(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"users", "sessions", "cases", "inbox"} <= set(db.table_names())
+    assert [m.name for m in migrations.applied(db)] == [m.name for m in migrations._migrations]
+    db.close()
+    again = open_db(path)  # re-opening applies nothing twice
+    assert len(migrations.pending(again)) == 0
+
+
+def test_existing_file_with_loose_mode_is_tightened(tmp_path):
+    path = tmp_path / "bot.db"
+    path.touch(mode=0o644)
+    os.chmod(path, 0o644)
+    open_db(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_inbox_states(tmp_path):
+    store = Store(open_db(tmp_path / "bot.db"))
+    uid = store.user("test", "a")["id"]
+    assert store.receive("test", "1", uid, {"text": "hi"}) == (1, "new")
+    assert store.receive("test", "1", uid, {"text": "hi"}) == (1, "pending")
+    with store.transaction():
+        store.finish(1, [{"text": "reply"}])
+    assert store.receive("test", "1", uid, {}) == (1, "undelivered")
+    assert store.stored_replies(1) == [{"text": "reply"}]
+    store.delivered("test", "1")
+    assert store.receive("test", "1", uid, {}) == (1, "done")
+    row = next(store.db.query("SELECT * FROM inbox"))
+    assert row["payload"] is None and row["replies"] is None  # no message text kept
+    assert store.receive("other", "1", uid, {})[1] == "new"  # ids are per channel
+
+
+def test_transaction_rolls_back_together(tmp_path):
+    store = Store(open_db(tmp_path / "bot.db"))
+    uid = store.user("test", "a")["id"]
+    inbox_id, _ = store.receive("test", "1", uid, {"text": "x"})
+    try:
+        with store.transaction():
+            store.save_session(uid, "d", "s", {"a": 1}, [])
+            store.finish(inbox_id, [])
+            raise RuntimeError("crash mid-step")
+    except RuntimeError:
+        pass
+    assert store.session(uid) is None
+    assert store.receive("test", "1", uid, {})[1] == "pending"
+
+
+def test_export_and_delete_cover_every_user_table(tmp_path):
+    store = Store(open_db(tmp_path / "bot.db"))
+    a = store.user("test", "a")["id"]
+    b = store.user("test", "b")["id"]
+    for uid in (a, b):
+        store.save_session(uid, "d", "s", {"k": uid}, [])
+        store.save_case(uid, "report", "zh", {"lender": f"L{uid}"})
+        store.receive("test", f"m{uid}", uid, {"text": "x"})
+    exported = store.export_user(a)
+    assert set(exported) == {"user", *USER_TABLES}
+    assert all(len(exported[t]) == 1 for t in USER_TABLES)
+    store.delete_user(a)
+    for table in (*USER_TABLES, "users"):
+        col = "id" if table == "users" else "user_id"
+        assert store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE {col} = ?", [a]).fetchone()[0] == 0
+    assert store.cases(b)[0]["data"] == {"lender": f"L{b}"}  # others untouched
+
+
+def test_every_table_with_user_id_is_covered(tmp_path):
+    db = open_db(tmp_path / "bot.db")
+    with_user = {t for t in db.table_names() if "user_id" in db[t].columns_dict}
+    assert with_user == set(USER_TABLES)
