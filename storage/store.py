@@ -56,10 +56,17 @@ class Store:
         rows = list(self.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
         return rows[0] if rows else None
 
+    _USER_FIELDS = frozenset({"lang", "lang_source", "tz", "screen", "last_seen"})
+
     def update_user(self, user_id: int, **fields: Any) -> None:
+        # Plain SQL on the per-message path: Table.update() introspects the schema every call.
         if "screen" in fields and not isinstance(fields["screen"], str | None):
             fields["screen"] = _dumps(fields["screen"])
-        self.db["users"].update(user_id, fields)
+        unknown = set(fields) - self._USER_FIELDS
+        if unknown:
+            raise ValueError(f"not user fields: {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.db.execute(f"UPDATE users SET {assignments} WHERE id = ?", [*fields.values(), user_id])
 
     # sessions (the active dialog of a user) ---------------------------------------------
     def session(self, user_id: int) -> dict | None:
@@ -74,12 +81,12 @@ class Store:
 
     def save_session(self, user_id: int, dialog: str, step: str, slots: dict, history: list[str],
                      invalid: int = 0, editing: bool = False) -> None:
-        self.db["sessions"].upsert(
-            {"user_id": user_id, "dialog": dialog, "step": step, "slots": _dumps(slots),
-             "history": _dumps(history), "invalid": invalid, "editing": int(editing),
-             "updated_at": _now()},
-            pk="user_id",
-        )
+        self.db.execute(
+            "INSERT INTO sessions (user_id, dialog, step, slots, history, invalid, editing, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET dialog = excluded.dialog, "
+            "step = excluded.step, slots = excluded.slots, history = excluded.history, "
+            "invalid = excluded.invalid, editing = excluded.editing, updated_at = excluded.updated_at",
+            [user_id, dialog, step, _dumps(slots), _dumps(history), invalid, int(editing), _now()])
 
     def clear_session(self, user_id: int) -> None:
         self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
@@ -134,9 +141,10 @@ class Store:
 
     # cases -------------------------------------------------------------------------------
     def save_case(self, user_id: int, kind: str, lang: str, data: dict) -> int:
-        return int(self.db["cases"].insert(
-            {"user_id": user_id, "kind": kind, "lang": lang, "data": _dumps(data),
-             "created_at": _now()}).last_pk)
+        cur = self.db.execute(
+            "INSERT INTO cases (user_id, kind, lang, data, created_at) VALUES (?, ?, ?, ?, ?)",
+            [user_id, kind, lang, _dumps(data), _now()])
+        return int(cur.lastrowid)
 
     def cases(self, user_id: int, kind: str | None = None) -> list[dict]:
         sql, params = "SELECT * FROM cases WHERE user_id = ?", [user_id]

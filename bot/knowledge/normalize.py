@@ -10,7 +10,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from opencc_purepy import OpenCC
+import opencc
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
@@ -18,8 +18,10 @@ _SPACE = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=1)
-def _t2s() -> OpenCC:
-    return OpenCC("t2s")
+def _t2s() -> opencc.OpenCC:
+    # The official OpenCC bindings: a pure-Python port we tried turned simplified 结束 into
+    # traditional 結束, which silently broke crisis detection (see tests/test_crisis.py).
+    return opencc.OpenCC("t2s")
 
 
 def clean(text: str) -> str:
