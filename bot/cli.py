@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | chat | ask | check (see shared/spec/interfaces.md)."""
+"""Command line: python -m bot run | serve | telegram | chat | ask | check (see shared/spec/interfaces.md)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,24 @@ import argparse
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.contentfiles import ContentError
+
+if TYPE_CHECKING:
+    from bot.core.engine import Engine
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bot", description="Borrower Guard chatbot")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start every configured channel (today: the terminal chat)")
+    sub.add_parser("run", help="start every configured channel: the HTTP server, and Telegram when "
+                   "TELEGRAM_BOT_TOKEN is set")
+    sub.add_parser("telegram", help="Telegram only: long polling, or webhook mode when TELEGRAM_WEBHOOK_URL is set")
+    serve = sub.add_parser("serve", help="the HTTP server only")
+    serve.add_argument("--host", help="address (default BOT_HOST)")
+    serve.add_argument("--port", type=int, help="port (default BOT_PORT; 0 picks a free one)")
     chat = sub.add_parser("chat", help="chat in the terminal")
     chat.add_argument("--lang", choices=["zh", "en"])
     chat.add_argument("--user", default="local", help="user id (default: local)")
@@ -44,15 +53,32 @@ def main(argv: list[str] | None = None) -> int:
         from bot.channels.console import run_chat
 
         engine = build_engine(settings)
-        if args.command == "run":
-            print(f"Borrower Guard: terminal chat (database {settings.bot_db_path}). "
-                  "Type a question; /help for commands, Ctrl-D to quit.", file=sys.stderr)
-            return run_chat(engine, "local", None, jsonl=False)
-        return run_chat(engine, args.user, args.lang, args.jsonl)
+        if args.command in ("run", "serve", "telegram"):
+            return services(settings, engine, args)
+        from bot.scheduler import console_hook  # due reminders, printed at start and between messages
+
+        return run_chat(engine, args.user, args.lang, args.jsonl, between=console_hook(engine))
     except ContentError as exc:
         print("Content problems, the bot cannot start:", file=sys.stderr)
         print(exc, file=sys.stderr)
         return 1
+
+
+def services(settings: Settings, engine: Engine, args: argparse.Namespace) -> int:
+    """run: the HTTP server plus Telegram when a token is set; serve: HTTP only; telegram:
+    Telegram only (its webhook still needs the HTTP server, with /telegram and /healthz)."""
+    import asyncio
+
+    from bot.channels.http import run_services
+
+    if args.command == "telegram" and not settings.telegram_bot_token:
+        print("TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
+        return 2
+    telegram = args.command == "telegram" or (args.command == "run" and bool(settings.telegram_bot_token))
+    http = args.command != "telegram" or bool(settings.telegram_webhook_url)
+    hooks = [] if args.command == "telegram" else None
+    return asyncio.run(run_services(settings, engine, http=http, telegram=telegram, hooks=hooks,
+                                    host=getattr(args, "host", None), port=getattr(args, "port", None)))
 
 
 def check(settings: Settings) -> int:

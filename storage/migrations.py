@@ -13,7 +13,8 @@ from sqlite_utils.migrations import Migrations
 migrations = Migrations("borrower_guard")
 
 # Tables whose rows belong to one user; export and delete walk this list.
-USER_TABLES = ("sessions", "cases", "inbox")
+# reminders and complaints come first: they point at cases and at each other.
+USER_TABLES = ("reminders", "complaints", "sessions", "cases", "inbox")
 
 
 @migrations()
@@ -81,3 +82,60 @@ def m001_initial(db: Database) -> None:
     db["inbox"].create_index(["channel", "message_id"], unique=True)
     db["inbox"].create_index(["user_id"])
     db["inbox"].create_index(["status"])
+
+
+@migrations()
+def m002_complaints_reminders(db: Database) -> None:
+    """Complaints the user filed (where, when, ticket, answer due) and reminders as rows.
+
+    A reminder is delivered by whichever process claims it first (status pending -> claimed,
+    with a claim token and time), then marked sent; see bot/scheduler.py. Times are UTC ISO
+    strings ("2026-12-01T01:00:00Z"), so text order is time order and indexes range-scan.
+    case_id, parent_id and complaint_id are plain integers, not foreign keys, so deleting a
+    user's rows (USER_TABLES, in any order) never trips a constraint.
+    """
+    db.execute(
+        """CREATE TABLE complaints (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            case_id INTEGER,              -- the report it belongs to (cases.id), if any
+            parent_id INTEGER,            -- the complaint this one escalates, if any
+            body TEXT NOT NULL,           -- lender_service, nfra, local_bureau, nifa, police, ...
+            body_name TEXT,               -- for body = other: the name the user typed
+            lender TEXT,
+            lender_kind TEXT,
+            filed_on TEXT NOT NULL,       -- local date (YYYY-MM-DD) the user filed it
+            ticket TEXT,
+            stage TEXT NOT NULL,          -- answer, accept, conclude, review, stop, follow_up
+            due_on TEXT,                  -- local date the answer is due (last day)
+            status TEXT NOT NULL,         -- open, solved, unsolved, no_answer, closed
+            history TEXT NOT NULL DEFAULT '[]',  -- JSON: [{"on": date, "answer": ...}]
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX complaints_user ON complaints(user_id, status)")
+    db.execute(
+        """CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            channel TEXT NOT NULL,        -- the user's channel (users.channel), for the sender
+            kind TEXT NOT NULL,           -- personal | complaint
+            complaint_id INTEGER,         -- for kind = complaint
+            text TEXT,                    -- for kind = personal: what to remind of
+            due_at TEXT NOT NULL,         -- UTC
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'claimed', 'sent', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,  -- UTC; = due_at until a send fails or is deferred
+            claim_token TEXT,
+            claimed_at TEXT,
+            sent_at TEXT,
+            sent_via TEXT,                -- push (scheduler) | reply (with the user's next message)
+            last_error TEXT,              -- exception type only, never message text
+            created_at TEXT NOT NULL
+        )""")
+    # The scheduler's per-tick claim range-scans this index: pending rows due by now, oldest
+    # first; rows due later are never read, so a tick costs the same with 1k or 100k pending.
+    db.execute("CREATE INDEX reminders_due ON reminders(status, due_at, next_attempt_at)")
+    db.execute("CREATE INDEX reminders_user ON reminders(user_id, status, due_at)")
+    db.execute("CREATE INDEX reminders_complaint ON reminders(complaint_id, status)")

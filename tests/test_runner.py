@@ -59,7 +59,7 @@ def test_confirm_completes_with_answers(runner):
     state, _ = walk(runner, "A", "o:blue", "o:no", "c:skip", "2026-11-20")
     turn = runner.on_button(state, "en", "c:ok")
     assert turn.state is None and turn.completed == {
-        "name": "A", "colour": "blue", "pets": False, "when": "2026-11-20"}
+        "name": "A", "colour": "blue", "pets": False, "count": None, "when": "2026-11-20"}
 
 
 def test_branch_skips_follow_up_and_correction_asks_new_branch(runner):
@@ -118,7 +118,15 @@ def test_skip_only_where_optional(runner):
     assert turn.state.step == "colour" and "can't be skipped" in turn.replies[0].text
     state, _ = walk(runner, "A", "o:blue", "no")
     turn = runner.on_control(state, "en", "skip")
-    assert turn.state.step == "when" and "count" not in turn.state.slots
+    assert turn.state.step == "when" and turn.state.slots["count"] is None
+
+
+def test_correction_does_not_ask_a_skipped_question_again(runner):
+    state, replies = walk(runner, "A", "o:blue", "no", "c:skip", "today")
+    assert "How many?: (skipped)" in replies[-1].text
+    turn = runner.on_button(state, "en", "e:pets")
+    turn = runner.on_button(turn.state, "en", "o:yes")
+    assert turn.state.step == REVIEW  # not back to the skipped "How many?"
 
 
 @pytest.mark.parametrize(("step_inputs", "bad", "message"), [

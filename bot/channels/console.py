@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from typing import TextIO
 
 from pydantic import ValidationError
@@ -82,6 +83,10 @@ class Console:
         self._emit(replies)
         self.engine.ack(inbound)
 
+    def show(self, replies: list[Reply]) -> None:
+        """Print replies that are not answers to a line (reminders pushed by bot/scheduler.py)."""
+        self._emit(replies)
+
     def _emit(self, replies: list[Reply]) -> None:
         if self.jsonl:
             self._write(json.dumps({"replies": [reply_json(r) for r in replies]}, ensure_ascii=False))
@@ -94,11 +99,19 @@ class Console:
 
 
 def run_chat(engine: Engine, user: str, lang: str | None, jsonl: bool,
-             stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+             stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
+             between: Callable[[Console], None] | None = None) -> int:
+    """`between` runs at start and before each line (bot.scheduler.console_hook prints the
+    reminders that are due). Not with --jsonl, where each input line gets exactly one output
+    line: there, due reminders come inside the replies (the engine's BEFORE_REPLY hook)."""
     console = Console(engine, user, stdout, jsonl=jsonl)
     if lang:
         console.set_lang(lang)
     console.resume()
+    if jsonl:
+        between = None
+    if between:
+        between(console)
     interactive = stdin.isatty() and not jsonl
     if interactive:
         console.line("/start")
@@ -116,5 +129,7 @@ def run_chat(engine: Engine, user: str, lang: str | None, jsonl: bool,
             break
         if interactive and raw.strip() in ("/quit", "/exit"):
             break
+        if between:
+            between(console)
         console.line(raw)
     return 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.actions.registry import ACTIONS, BUTTONS, COMMANDS, ActionContext
+from bot.actions.registry import ACTIONS, BUTTONS, COMMANDS, Action, ActionContext
 from bot.config import Settings
 from bot.core import screens
 from bot.core.models import MAX_TEXT, Button, FileOut, Inbound, Reply
@@ -32,6 +32,12 @@ from bot.knowledge.normalize import clean, detect_lang, normalize
 from storage.store import Store
 
 log = logging.getLogger("bot.engine")
+
+# "Before reply" providers: each is called with the ActionContext of every message (after it
+# is handled, inside its transaction) and returns replies to put before the answer. Reminders
+# that fell due for a user whose channel could not push them arrive this way
+# (bot/actions/remind.py registers one). Register at import time: BEFORE_REPLY.append(fn).
+BEFORE_REPLY: list[Action] = []
 
 Clock = Callable[[], dt.datetime]
 GREETINGS = {"hi", "hello", "hey", "你好", "您好", "在吗", "在不在", "哈喽", "嗨", "hi there", "早上好", "晚上好"}
@@ -81,6 +87,7 @@ class Engine:
             with self.store.transaction():
                 user = self.store.user_by_id(user["id"]) or user
                 replies = self._process(user, inbound)
+                replies = self._before_reply(user["id"], inbound, replies)
                 self.store.finish(inbox_id, [r.model_dump(mode="json") for r in replies])
                 if self.store.user_by_id(user["id"]) is not None:  # not just deleted
                     self._remember_screen(user["id"], replies)
@@ -180,12 +187,23 @@ class Engine:
             return True
         return self.dialogs[state.dialog].steps[state.step].input in ("choice", "multi", "yesno")
 
+    def _before_reply(self, user_id: int, inbound: Inbound, replies: list[Reply]) -> list[Reply]:
+        """What the BEFORE_REPLY providers return, then `replies`. Not after a crisis reply
+        (care comes first and alone; what is held back comes with the next message) nor for
+        a user who was just deleted."""
+        if not BEFORE_REPLY or any(r.kind == "crisis" for r in replies):
+            return replies
+        user = self.store.user_by_id(user_id)
+        if user is None:
+            return replies
+        actx = self._action_ctx(self._context(user, inbound), {})
+        return [r for provider in BEFORE_REPLY for r in provider(actx)] + replies
+
     def _remember_screen(self, user_id: int, replies: list[Reply]) -> None:
-        buttons = [b.model_dump() for r in replies for b in r.buttons]
+        """Keep the buttons of the last screen, so a typed number or label can press one."""
         last = next((r for r in reversed(replies) if r.buttons), None)
-        screen = [b.model_dump() for b in last.buttons] if last else []
-        self.store.update_user(user_id, screen=screen if buttons else None,
-                               last_seen=utcnow().isoformat(timespec="seconds"))
+        screen = [b.model_dump() for b in last.buttons] if last else None
+        self.store.update_user(user_id, screen=screen, last_seen=utcnow().isoformat(timespec="seconds"))
 
     # buttons -------------------------------------------------------------------------------
     def _button(self, choice: str, state: State | None, ctx: Ctx) -> list[Reply]:
@@ -318,6 +336,10 @@ class Engine:
         return [screens.unknown(self.k, ctx.lang)]
 
     def _digression(self, text: str, ctx: Ctx) -> list[Reply] | None:
+        """A question typed in the middle of a dialog: answered only when confident, and never
+        for text without words ("5000", "-3"), which is a mistyped answer, not a question."""
+        if detect_lang(text) is None:
+            return None
         match = self.matcher.match(text)
         if match.decision == "answer" and match.topic:
             return self._topic_replies(match.topic, ctx)

@@ -71,6 +71,8 @@ class Step(Strict):
     next: str | list[Branch] = END
     show_if: dict[str, Condition] | None = None  # skipped (and its slot cleared) unless it holds
     sets_language: bool = False  # a choice of "zh"/"en" that switches the conversation at once
+    digress: bool = True  # a question typed here may be answered as a digression; false where
+                          # the answer itself may be a question (quoting what a collector said)
 
     @model_validator(mode="after")
     def _options_fit_kind(self) -> Step:

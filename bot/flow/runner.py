@@ -63,6 +63,8 @@ class Runner:
             return self._digress_or(state, lang, text, digress, lambda: self._invalid(state, lang, "review"))
         _, step = self._step(state)
         labels = self._labels(step, lang)
+        if not step.digress:
+            digress = None
         if step.input == "text":
             if digress and _looks_like_question(text):
                 answered = digress(text)
@@ -230,11 +232,9 @@ class Runner:
     def _save(self, state: State, lang: str, value: Any) -> Turn:
         dialog = self.dialogs[state.dialog]
         slots = {k: v for k, v in state.slots.items() if k != _SEL}
-        slot = dialog.slot(state.step)
-        if value is None:
-            slots.pop(slot, None)
-        else:
-            slots[slot] = value
+        # A skipped answer is kept as None, so a correction from the review screen does not
+        # ask the skipped question again ("nothing asked twice").
+        slots[dialog.slot(state.step)] = value
         history = (*state.history, state.step)
         switched = value if dialog.steps[state.step].sets_language and value in ("zh", "en") else None
         lang = switched or lang

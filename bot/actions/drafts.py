@@ -1,0 +1,176 @@
+"""The ready-to-send drafts of a report, rendered from content/<lang>/drafts/<id>.j2.
+
+Each draft is a complete message in the conversation's language, filled from the answers:
+the lender, the dates, what the collectors did, who at work was called, their numbers, the
+evidence kept. Where the user skipped their name or phone the draft keeps a clearly marked
+blank (【你的姓名】 / [Your name]) for them to fill in.
+
+Templates are rendered with the knowledge base's strict Jinja2 environment (a misspelt
+variable fails loudly) and the facts of that language (hotlines, instruments, deadlines),
+so a letter never carries a number or an instrument name typed by hand.
+
+Only the drafts that apply are produced: the police statement only for threats, visits,
+impersonation, forged documents or public shaming; the repayment-plan request only when the
+borrower chose to negotiate; the notes to the employer and to contacts only when those were
+contacted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from bot.actions.assess import (
+    BEHAVIOURS,
+    Assessment,
+    Incident,
+    assess,
+    fmt_number,
+    merge_rules,
+    rule_name,
+)
+from bot.actions.routing import Route, needs_police_statement, route
+
+if TYPE_CHECKING:
+    from bot.knowledge.loader import Knowledge
+
+DRAFTS = ("lender_complaint", "regulator_complaint", "stop_contact", "employer_notice",
+          "contacts_message", "police_statement", "repayment_plan")
+# Instruments a police statement may cite: laws, not industry rules.
+_POLICE_INSTRUMENTS = {"criminal_law", "police_law", "soft_violence_2019", "civil_code"}
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+
+
+def applicable(inc: Incident) -> list[str]:
+    """The drafts this report needs, in the order of DRAFTS."""
+    wanted = {"lender_complaint", "regulator_complaint", "stop_contact"}
+    if inc.did("called_employer"):
+        wanted.add("employer_notice")
+    if not inc.is_contact and inc.did("called_contacts", "contacted_family"):
+        wanted.add("contacts_message")
+    if needs_police_statement(inc):
+        wanted.add("police_statement")
+    if not inc.is_contact and "negotiate" in inc.wants:
+        wanted.add("repayment_plan")
+    return [d for d in DRAFTS if d in wanted]
+
+
+def fmt_date(day: dt.date, lang: str) -> str:
+    if lang == "zh":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def fmt_money(amount: float, lang: str) -> str:
+    return f"{fmt_number(amount)}元" if lang == "zh" else f"{fmt_number(amount)} yuan"
+
+
+def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge, lang: str,
+                  today: dt.date) -> dict[str, Any]:
+    """Everything a draft template may use besides the facts. No value is ever None, so a
+    skipped answer can never print as "None"."""
+
+    def t(key: str, **values: object) -> str:
+        return k.text(lang, key, **values)
+
+    sep = "、" if lang == "zh" else ", "
+    blank = {b: t(f"report.blank.{b}") for b in
+             ("name", "phone", "id_number", "date", "city", "ticket", "monthly", "months", "first_date",
+              "amount")}
+
+    def day(value: dt.date | None) -> str:
+        return fmt_date(value, lang) if value else blank["date"]
+
+    started, latest = day(inc.started), day(inc.latest)
+    if inc.started and inc.started == inc.latest:
+        period = t("report.out.on_day", date=started)
+    else:
+        period = t("report.out.period", start=started, end=latest)
+
+    def act(b: str) -> str:
+        key = f"report.says_contact.{b}" if inc.is_contact and k.has_text(lang, f"report.says_contact.{b}") \
+            else f"report.says.{b}"
+        phrase = t(key)
+        if b == "other" and inc.other_text:
+            phrase += ("：" if lang == "zh" else ": ") + inc.other_text
+        return phrase
+
+    serious = [f for f in assessment.findings if f.severity != "worth_raising"] or list(assessment.findings)
+    cited = merge_rules(r for f in serious for r in f.rules)
+    rules = [rule_name(r, k, lang) for r in cited]
+    police_rules = [rule_name(r, k, lang) for r in cited if r.instrument in _POLICE_INSTRUMENTS]
+
+    deducted = bool(inc.loan_amount and inc.loan_received is not None and inc.loan_received < inc.loan_amount)
+    return {
+        "lender": inc.lender or t("report.blank.lender"),
+        "kind": inc.kind,
+        "lender_kind": t(f"report.lender_kind.opt.{inc.kind}"),
+        "is_contact": inc.is_contact,
+        "bank_like": inc.kind in ("bank", "consumer_finance"),
+        "name": inc.name or blank["name"],
+        "phone": inc.phone or blank["phone"],
+        "blank": blank,
+        "today": fmt_date(today, lang),
+        "started": started,
+        "latest": latest,
+        "period": period,
+        "acts": [act(b) for b in inc.ordered_behaviours()],
+        "b": {b: b in inc.behaviours for b in BEHAVIOURS},
+        "work_who": sep.join(t(f"report.work_who.opt.{w}") for w in inc.work_who
+                             if k.has_text(lang, f"report.work_who.opt.{w}")),
+        "work_heads": sep.join(t(f"report.work_who.opt.{w}") for w in inc.management),
+        "work_said": inc.work_said,
+        "consent": inc.consent or "",
+        "reachable": "" if inc.reachable is None else ("yes" if inc.reachable else "no"),
+        "threat_words": inc.threat_words,
+        "visit_stayed": bool(inc.visit_stayed),
+        "calls_per_day": fmt_number(inc.calls_per_day) if inc.calls_per_day is not None else "",
+        "call_hours": inc.call_hours,
+        "collector_ids": inc.collector_ids,
+        "evidence": [t(f"report.evidence_item.{e}") for e in inc.evidence],
+        "loan_amount": fmt_money(inc.loan_amount, lang) if inc.loan_amount else "",
+        "loan_received": fmt_money(inc.loan_received, lang) if inc.loan_received is not None else "",
+        "deducted": deducted,
+        "overdue_since": fmt_date(inc.overdue_since, lang) if inc.overdue_since else "",
+        "contact_by": t(f"report.contact_by.letter.{inc.contact_by or 'messages_only'}"),
+        "rules": rules,
+        "police_rules": police_rules,
+        "regulator_key": rt.regulator,
+    }
+
+
+@lru_cache(maxsize=64)
+def _template(env: jinja2.Environment, path: str) -> jinja2.Template:
+    """Compiled once per file: drafts are content, loaded like the rest at first use."""
+    return env.from_string(Path(path).read_text(encoding="utf-8"))
+
+
+def template_path(k: Knowledge, lang: str, draft_id: str) -> Path:
+    return k.root / lang / "drafts" / f"{draft_id}.j2"
+
+
+def render_draft(draft_id: str, context: Mapping[str, Any], k: Knowledge, lang: str) -> str:
+    template = _template(k.env, str(template_path(k, lang, draft_id)))
+    text = template.render(**k.facts.view(lang), **context)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def render_drafts(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date,
+                  assessment: Assessment | None = None, rt: Route | None = None,
+                  only: list[str] | None = None) -> dict[str, str]:
+    """The drafts that apply (or `only` these), in the order the steps send them."""
+    inc = Incident.from_slots(slots)
+    assessment = assessment or assess(slots)
+    rt = rt or route(slots, assessment)
+    context = draft_context(inc, assessment, rt, k, lang, today)
+    wanted = only if only is not None else applicable(inc)
+    ordered = [d for d in rt.drafts() if d in wanted] + [d for d in wanted if d not in rt.drafts()]
+    return {d: render_draft(d, context, k, lang) for d in ordered}

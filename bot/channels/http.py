@@ -1,0 +1,169 @@
+"""The HTTP server (aiohttp): /healthz, the Telegram webhook, and room for the other channels.
+
+    app = create_app(ServerContext(settings, engine, telegram=bot))
+
+Other channels add their routes without editing this file: a module named in
+OPTIONAL_ROUTES (bot.channels.web for `/` and `/api/chat`, bot.channels.wechat for
+`/wechat`) that defines `setup_routes(app: web.Application, ctx: ServerContext)` is picked
+up when it exists; tests and embedders pass `hooks=[...]` instead. `ctx.senders` maps a
+channel name to an async `send(user, replies) -> bool`, for the reminder loop to deliver to
+the user's own channel.
+
+`run_services` is the lifecycle behind `python -m bot run | serve | telegram`: start the
+channels, print where they listen, wait for SIGINT/SIGTERM, stop in reverse order (the HTTP
+server first, so no new webhook update arrives while the Telegram application drains).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import importlib
+import logging
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.core.engine import Engine
+from bot.core.models import Reply
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramBot
+
+log = logging.getLogger("bot.http")
+
+OPTIONAL_ROUTES = ("bot.channels.web", "bot.channels.wechat")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1024 * 1024
+
+Sender = Callable[[str, Sequence[Reply]], Awaitable[bool]]
+
+
+@dataclass
+class ServerContext:
+    """What route handlers need; stored on the app as app[CTX]."""
+
+    settings: Settings
+    engine: Engine
+    telegram: TelegramBot | None = None
+    senders: dict[str, Sender] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+
+RouteHook = Callable[[web.Application, ServerContext], None]
+CTX = web.AppKey("ctx", ServerContext)
+
+
+def optional_hooks(names: Iterable[str] = OPTIONAL_ROUTES) -> list[RouteHook]:
+    """`setup_routes` of each channel module that exists. A module that is missing is
+    skipped; a module that fails to import for another reason fails loudly."""
+    hooks: list[RouteHook] = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        hook = getattr(module, "setup_routes", None)
+        if callable(hook):
+            hooks.append(hook)
+    return hooks
+
+
+def create_app(ctx: ServerContext, hooks: Iterable[RouteHook] | None = None) -> web.Application:
+    """The aiohttp application. hooks=None: the optional channel modules that exist."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[CTX] = ctx
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/telegram", telegram_webhook)
+    for hook in optional_hooks() if hooks is None else hooks:
+        hook(app, ctx)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 {"ok": true, ...} when the database answers; 503 otherwise."""
+    ctx = request.app[CTX]
+    try:
+        ctx.engine.store.db.execute("SELECT 1").fetchone()
+        db_ok = True
+    except sqlite3.Error as exc:
+        log.error("healthz: database error %s", type(exc).__name__)
+        db_ok = False
+    tg = ctx.telegram
+    telegram = "off" if tg is None else ("webhook" if tg.webhook_mode else "polling")
+    body = {"ok": db_ok, "db": "ok" if db_ok else "error", "telegram": telegram,
+            "uptime_s": round(time.monotonic() - ctx.started, 1)}
+    return web.json_response(body, status=200 if db_ok else 503)
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Telegram posts one update per request. The secret header is compared in constant time
+    (403 on mismatch); the update is journalled and queued, then 200 at once: the reply is
+    sent by the Application through the Bot API, not in this response."""
+    tg = request.app[CTX].telegram
+    if tg is None or not tg.webhook_mode or not tg.started:
+        raise web.HTTPNotFound()
+    given = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), tg.secret.encode()):
+        log.warning("telegram webhook: wrong or missing secret token")
+        raise web.HTTPForbidden()
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest() from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest()
+    await tg.feed_webhook(data)
+    return web.Response(status=200)
+
+
+async def run_services(settings: Settings, engine: Engine, *, http: bool = True, telegram: bool = False,
+                       hooks: Iterable[RouteHook] | None = None, host: str | None = None, port: int | None = None,
+                       out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or `stop` is set). Returns the exit code."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    ctx = ServerContext(settings, engine)
+    runner: web.AppRunner | None = None
+    try:
+        if telegram:
+            from bot.channels.telegram import TelegramBot
+
+            ctx.telegram = TelegramBot(engine, settings)
+            ctx.senders["telegram"] = ctx.telegram.send_to_user
+            await ctx.telegram.start()
+            mode = "webhook at /telegram" if ctx.telegram.webhook_mode else "long polling"
+            print(f"Telegram: {mode}", file=out, flush=True)
+        if http:
+            runner = web.AppRunner(create_app(ctx, hooks), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host or settings.bot_host, settings.bot_port if port is None else port)
+            await site.start()
+            for address in runner.addresses:
+                shown_host, shown_port = address[0], address[1]
+                shown = f"[{shown_host}]" if ":" in shown_host else shown_host
+                print(f"Borrower Guard listening on http://{shown}:{shown_port}", file=out, flush=True)
+        await stop.wait()
+        print("Stopping…", file=out, flush=True)
+        return 0
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if ctx.telegram is not None:
+            await ctx.telegram.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,738 @@
+"""Match a user's question to a topic of the knowledge base.
+
+A small lexical matcher, built for short, colloquial questions typed on a phone:
+
+* Chinese text is segmented with rjieba (a private instance that also knows the collection
+  slang and every zh keyword of the content, so 爆通讯录, 呼死你, p图, 714高炮 stay whole) and
+  also cut into character bigrams, so typos, missing punctuation and unusual segmentation
+  still share most features with the examples.
+* English text is split into words, stop words dropped, lightly stemmed and mapped through
+  a small thesaurus (cops -> police, prison -> jail ...); word bigrams add phrase evidence and
+  in-word character trigrams give some robustness to typos.
+* Mixed text gets both kinds of features; both languages live in one index, and a topic is
+  one id across languages.
+
+Every feature is weighted by how few topics use it (an idf over topics, not over examples:
+what matters is how well a feature separates topics). A topic's score blends
+
+* the cosine similarity to its best single example (nearest neighbour),
+* the cosine similarity to the topic's profile (all examples, title and keywords of one
+  language, keywords weighted up),
+* coverage: the share of the question's weighted features that the topic's vocabulary
+  explains at all. Unknown words keep the weight of the rarest known feature, so a question
+  about the weather or a recipe explains itself badly with every topic, which is what makes
+  out-of-scope rejection work,
+* a bonus for content keywords found verbatim in the question, divided among the topics
+  that share the keyword.
+
+The raw score is mapped to a confidence in 0..1 (see `Matcher._decide`): a sigmoid of the
+best score says whether the question is in scope at all, and the gap to the runner-up says
+whether one topic clearly wins. The constants were fitted on leave-one-out runs over the
+content examples (each example matched against an index built without it) plus a
+development set of out-of-scope questions, not on the evaluation set in tests/eval/.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+import rjieba
+
+from bot.knowledge.loader import Knowledge
+from bot.knowledge.normalize import CJK, detect_lang, normalize
+
+# --------------------------------------------------------------------------------------
+# Decision thresholds (on `Match.confidence`). The engine may read them.
+# --------------------------------------------------------------------------------------
+
+#: confidence at or above which the matcher answers with its best topic.
+ANSWER_THRESHOLD = 0.35
+#: the in-scope probability below which the question is "unknown" (out of scope).
+SCOPE_THRESHOLD = 0.5
+#: Match.lang for text in which detect_lang finds no letters (the default of BOT_DEFAULT_LANG).
+DEFAULT_LANG = "zh"
+
+
+@dataclass(frozen=True)
+class Match:
+    topic: str | None              # the topic id when decision == "answer", else None
+    confidence: float              # 0..1
+    lang: str                      # language of the question: "zh" or "en" (detect_lang)
+    candidates: tuple[tuple[str, float], ...]  # up to 3 most likely topic ids, best first
+    decision: str                  # "answer", "clarify" or "unknown"
+
+
+# --------------------------------------------------------------------------------------
+# Language resources
+# --------------------------------------------------------------------------------------
+
+#: Collection slang (legal-facts.md section 7) and domain words that rjieba would
+#: otherwise split; added to the private segmenter so they survive as single tokens.
+SLANG_WORDS: tuple[str, ...] = (
+    "爆通讯录", "爆单位", "爆家人", "爆亲友", "爆联系人", "呼死你", "p图", "轰炸", "电话轰炸",
+    "短信轰炸", "夜间轰炸", "冒充公检法", "公检法", "律师函", "法院传票", "传票", "立案通知",
+    "逮捕令", "上门催收", "外访", "拉群", "老赖", "老赖海报", "催收公告", "软暴力", "以贷养贷",
+    "催收费", "砍头息", "714高炮", "高炮", "套路贷", "反催收", "债务优化", "停催", "上征信",
+    "征信", "紧急联系人", "通讯录", "停息挂账", "个性化分期", "延期还款", "放贷资质", "网贷",
+    "催收", "暴力催收", "法律援助", "录音", "逾期", "坐牢", "年化", "利息", "12378", "12363",
+    "12348", "12368", "96110", "遗照", "黑白照",
+)
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ZH_STOP = _words(
+    """的 了 吗 嘛 呢 啊 呀 吧 哦 哈 嗯 么 我 他 她 它 我们 他们 她们 咱 是 在 有 和 与
+    就 都 也 还 很 又 再 这 那 这个 那个 这样 那样 这些 那些 个 一个 一下 一些 被 把 将 对 对于
+    让 给 跟 向 从 到 说 问 想 请问 请 一 下 吗? 么 啦 咋 咋办 怎么 怎么办 怎样 怎么样 如何 什么
+    为什么 为啥 啥 是不是 能不能 可不可以 可以 能 会 要 应该 该 需要 现在 已经 一直 老是 总是
+    就是 但是 可是 因为 所以 如果 然后 还是 或者 而且 自己 人家 别人 真的 真 好 好的 谢谢 你好
+    您好 哈喽 嗨 早上好 晚上好 在吗 我的 他的 之 而 及 其 或 等 着 过 得 地 不 没 没有 有没有
+    吗 么 嘛 喂 呃 额 诶 哎 唉 吖 哇 噢 呐 滴 晚安 早安 午安 拜拜 再见 谢谢你 多谢 感谢 辛苦了"""
+)
+
+_EN_STOP = _words(
+    """a an the and or but if then so of to in on at by for from with about as into onto over
+    under up down out off is am are was were be been being do does did doing have has had having
+    i me my mine myself he him his she her hers it its we us our they them their
+    this that these those there here what which who whom whose when where why how can could will
+    would shall should may might must just also too very really not no nor dont doesnt didnt cant
+    cannot wont isnt arent wasnt im ive id youre theyre thats whats hi hello hey thanks thank pls
+    please ok okay yes yeah any some all anyone someone something anything much many more most
+    again still even only now well get got gets getting let lets want wanna gonna need u ur r
+    pleas plz bro lol hmm uh um oh dear sir madam good morning evening afternoon"""
+)
+
+#: Chinese thesaurus: groups of words people use interchangeably, first word canonical.
+#: A word in a group also yields the group's feature, for the content and the question alike.
+_ZH_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("领导", "老板", "上司", "主管", "经理", "老总"),
+    ("单位", "工作单位", "厂里", "工厂", "上班的地方", "公司前台", "前台"),
+    ("同事", "工友"),
+    ("人事", "人力", "人力资源"),
+    ("父母", "爸妈", "爸爸", "妈妈", "老爸", "老妈", "父亲", "母亲", "爸", "妈", "家长"),
+    ("配偶", "老婆", "老公", "妻子", "丈夫", "媳妇", "爱人", "对象"),
+    ("孩子", "小孩", "儿子", "女儿", "娃", "子女"),
+    ("亲戚", "亲属", "家里人", "家人", "亲人", "兄弟", "姐妹", "哥哥", "姐姐", "弟弟", "妹妹"),
+    ("朋友", "好友", "同学", "哥们", "闺蜜", "亲友"),
+    ("通讯录", "联系人", "电话本", "手机通讯录", "通讯录里"),
+    ("警察", "公安", "派出所", "民警", "警方", "公安局", "经侦"),
+    ("坐牢", "进去", "判刑", "蹲监狱", "监狱", "入狱", "拘留", "刑事", "犯罪"),
+    ("抓", "抓人", "逮捕", "被抓"),
+    ("骂", "辱骂", "爆粗口", "脏话", "骂人", "侮辱", "谩骂", "咒骂"),
+    ("威胁", "恐吓", "扬言", "放话"),
+    ("打", "殴打", "揍", "动手"),
+    ("投诉", "举报", "反映"),
+    ("录音", "录", "通话录音", "电话录音"),
+    ("删除", "删", "删掉", "清除"),
+    ("短信", "信息", "消息", "微信消息"),
+    ("半夜", "凌晨", "深夜", "晚上", "夜里", "夜间"),
+    ("上门", "来家", "家门口", "堵门", "上家里"),
+    ("开除", "辞退", "解雇", "炒鱿鱼", "炒了", "劝退", "离职", "走人"),
+    ("起诉", "告", "打官司", "诉讼", "被告"),
+    ("传票", "法院传票", "应诉通知书", "开庭通知"),
+    ("律师函", "律师信"),
+    ("征信", "信用记录", "信用报告", "征信报告", "人行征信"),
+    ("利息", "利率", "年化", "年利率", "费率"),
+    ("分期", "个性化分期", "分期还款"),
+    ("延期", "延期还款", "展期", "缓还", "宽限"),
+    ("协商", "商量", "谈", "沟通"),
+    ("证据", "取证", "证明"),
+    ("截图", "截屏"),
+    ("免费", "不要钱", "公益"),
+    ("律师", "法律咨询", "法援", "法律援助"),
+    ("资质", "牌照", "执照", "持牌", "正规", "资格", "许可"),
+    ("转让", "卖", "转给", "转手", "委外", "外包"),
+    ("骗子", "诈骗", "骗局", "骗钱"),
+    ("个人账户", "私人账户", "个人卡", "私人卡", "个人收款码", "个人银行卡", "私人银行卡"),
+    ("遗照", "黑白照", "p图"),
+    ("曝光", "拉群", "发群", "群里", "朋友圈", "微信群", "群聊", "建群", "挂", "挂我", "公开"),
+    ("照片", "相片", "相册", "图片"),
+    ("位置", "定位"),
+    ("聊天记录", "对话记录", "记录"),
+    ("想死", "不想活", "活不下去", "自杀", "轻生", "一了百了", "撑不下去", "绝望", "没活路",
+     "看不到希望", "没希望", "活着没意思"),
+    ("家", "家里", "住处", "老家"),
+    ("没人管", "没用", "不理", "不理会", "没反应", "没回复", "没消息", "不受理", "没结果", "石沉大海",
+     "不处理", "驳回", "不了了之", "没下文", "没动静", "进度"),
+    ("上门", "来我家", "到我家", "来家里", "敲门", "登门", "找上门"),
+    ("失业", "没工作", "丢了工作", "没收入", "下岗"),
+    ("还不起", "还不上", "没钱还", "没能力还"),
+    ("读取", "收集", "获取", "拿了", "上传", "偷看", "调取"),
+    ("转账", "打钱", "汇款", "付款", "扫码"),
+    ("个人号", "个人微信", "私人微信", "个人支付宝"),
+)
+
+#: English spelling and inflection variants the light stemmer misses: stem -> stem.
+_EN_VARIANTS: dict[str, str] = {
+    "polic": "police", "prison": "jail", "coworker": "colleague", "cowork": "colleague",
+    "colleagu": "colleague", "employ": "employer", "workplac": "workplace", "offic": "office",
+    "harras": "harass", "harrass": "harass", "collector": "collect", "collection": "collect",
+    "summon": "summons", "sued": "sue", "su": "sue", "installment": "instal",
+    "instalment": "instal", "licens": "licence", "license": "licence", "delet": "delete",
+    "suicid": "suicide", "complain": "complaint", "threat": "threaten", "msg": "messag",
+    "photoshop": "photoshopp", "pic": "photo", "pict": "photo", "picture": "photo",
+}
+
+#: English thesaurus: groups of words and phrases used interchangeably, first one canonical.
+#: A member yields the group's feature (in addition to its own words), for the content and
+#: the question alike. Single words are compared after stemming; phrases on the raw text.
+_EN_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("boss", "manager", "supervisor", "superior", "team leader"),
+    ("hr", "human resources", "personnel"),
+    ("workplace", "office", "work", "job", "company", "employer", "front desk", "reception"),
+    ("colleague", "coworker", "co-worker", "workmate"),
+    ("parent", "mom", "mum", "mother", "dad", "father", "parents"),
+    ("spouse", "wife", "husband", "partner"),
+    ("relative", "family", "brother", "sister", "cousin", "aunt", "uncle", "relatives"),
+    ("child", "kid", "kids", "son", "daughter", "children"),
+    ("friend", "classmate", "buddy", "mate"),
+    ("contact list", "contacts", "phonebook", "address book", "phone book"),
+    ("police", "cop", "cops", "officer", "110"),
+    ("jail", "prison", "arrest", "arrested", "locked up", "lock up", "detained", "detention",
+     "criminal", "crime", "custody"),
+    ("court", "judge", "hearing", "trial"),
+    ("sue", "sued", "lawsuit", "legal action", "take me to court"),
+    ("threaten", "threat", "threats", "intimidate", "warned", "menace"),
+    ("hurt", "beat", "stab", "harm", "break my legs", "violence", "attack", "hit me", "kill me",
+     "beat me up"),
+    ("insult", "swear", "curse", "cursing", "name calling", "call me names", "calls me names",
+     "foul language", "bad words", "verbal abuse", "abusive", "rude", "loser", "trash"),
+    ("shame", "humiliate", "expose", "group chat", "social media", "moments", "wanted poster",
+     "deadbeat poster"),
+    ("photo", "picture", "pic", "image", "selfie"),
+    ("record", "recording", "taping"),
+    ("evidence", "proof", "prove"),
+    ("screenshot", "screen shot", "screenshots"),
+    ("complaint", "complain", "report"),
+    ("no response", "no reply", "no answer", "nothing happened", "went nowhere", "ignored",
+     "still waiting", "heard nothing", "not answered", "no result", "no progress", "no use",
+     "useless", "did nothing", "nobody is doing anything"),
+    ("delete", "remove", "erase", "wipe"),
+    ("personal data", "personal information", "personal info", "my data", "my info", "my details"),
+    ("night", "midnight", "late night", "early morning", "2am", "3am", "after 10pm", "at night"),
+    ("nonstop", "all day", "every hour", "constantly", "times a day", "spam", "spamming",
+     "bombing", "flood", "non stop", "over and over"),
+    ("home", "house", "my place", "door", "doorstep", "apartment", "flat"),
+    ("visit", "show up", "showed up", "knock", "knocking", "came to", "come to", "turn up"),
+    ("scam", "scammer", "fraud", "fraudster", "con", "swindle"),
+    ("personal account", "private account", "individual account", "personal bank account",
+     "personal alipay", "personal wechat", "private card"),
+    ("interest", "apr", "rate", "interest rate", "annual rate"),
+    ("fee", "fees", "charge", "charges", "service fee"),
+    ("upfront", "up front", "deducted", "deduct", "deduction", "withheld", "only got",
+     "only received", "took out before"),
+    ("instal", "installment", "instalment", "payment plan", "pay a little", "monthly payments",
+     "pay in parts", "pay in installments", "spread the payments"),
+    ("extension", "more time", "delay", "postpone", "defer", "grace period", "extend"),
+    ("negotiate", "negotiation", "work out a deal", "settle", "settlement", "arrangement"),
+    ("licence", "license", "licensed", "registered", "legit", "legitimate", "regulated",
+     "authorized", "authorised", "verify"),
+    ("transferred", "sold", "assigned", "bought my debt", "new creditor", "own my loan",
+     "outsourced", "handed over", "transfer"),
+    ("suicide", "kill myself", "end it all", "end my life", "want to die", "give up",
+     "cant take it", "hopeless", "no way out", "disappear", "ending it", "not want to live",
+     "dont want to live"),
+    ("free", "pro bono", "no money for a lawyer", "cant afford", "afford"),
+    ("lawyer", "attorney", "legal advice", "legal help", "legal aid", "law firm"),
+    ("fake", "forged", "forgery", "counterfeit", "not real", "real or fake", "legit or not"),
+    ("jobless", "lost my job", "unemployed", "laid off", "no income"),
+    ("dismiss", "fire", "fired", "terminate", "sack", "sacked", "let go", "lose my job",
+     "resign", "dismissal"),
+)
+
+_ZH_SYNONYM: dict[str, str] = {w: g[0] for g in _ZH_GROUPS for w in g}
+_ZH_STOP_CHARS = frozenset(w for w in _ZH_STOP if len(w) == 1)
+#: English small talk, removed before matching: "thank you" must not reach the bot_privacy
+#: topic through "you", nor "good night" the call-hours topic through "night".
+_SMALLTALK = re.compile(
+    r"\b(?:thank(?:s| you| u)?|thx|good ?(?:morning|afternoon|evening|night|day)|bye|"
+    r"see (?:you|ya)|nice to meet you|how are you|hello|hi|hey)\b")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+_PUNCT = re.compile(r"[^\w\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+# Feature-type weights: words are the strongest evidence, n-grams back them up.
+_W_WORD = 1.0
+_W_ZH_BIGRAM = 0.6
+_W_EN_BIGRAM = 0.7
+_W_EN_TRIGRAM = 0.25
+_W_SYNONYM = 0.8
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: enough to bring call/calls/calling/called together.
+
+    It only has to be consistent, since content and questions go through the same steps.
+    """
+    w = word.replace("'", "")
+    if len(w) <= 3 or w.isdigit():
+        return _EN_VARIANTS.get(w, w)
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ments", ""), ("ment", ""),
+                         ("ness", ""), ("ings", ""), ("ing", ""), ("ied", "y"), ("ed", ""),
+                         ("ers", "er"), ("ly", ""), ("es", "e"), ("s", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            if suffix == "s" and (w.endswith(("ss", "us", "is"))):
+                continue
+            w = w[: len(w) - len(suffix)] + repl
+            doubled = len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "ls"
+            if suffix in ("ing", "ed", "ings") and doubled:
+                w = w[:-1]  # stopping -> stopp -> stop
+            break
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return _EN_VARIANTS.get(w, w)
+
+
+def _en_group_maps() -> tuple[dict[str, tuple[str, ...]], re.Pattern[str], dict[str, str]]:
+    """Single-word members by stem, a regex finding the phrases, and phrase -> group."""
+    by_stem: dict[str, list[str]] = defaultdict(list)
+    phrases: dict[str, str] = {}
+    for group in _EN_GROUPS:
+        canon = group[0]
+        for member in group:
+            words = _ASCII_WORD.findall(member)
+            if len(words) == 1:
+                if canon not in by_stem[stem(words[0])]:
+                    by_stem[stem(words[0])].append(canon)
+            else:
+                phrases[" ".join(words)] = canon
+    alternation = "|".join(sorted(map(re.escape, phrases), key=len, reverse=True))
+    return ({k: tuple(v) for k, v in by_stem.items()},
+            re.compile(rf"\b(?:{alternation})\b"), phrases)
+
+
+_EN_GROUP_STEM, _EN_PHRASE_RE, _EN_PHRASE = _en_group_maps()
+
+
+@lru_cache(maxsize=1)
+def _base_segmenter() -> rjieba.Jieba:
+    """A private rjieba instance (loading its dictionary takes ~0.1 s, so it is shared)."""
+    seg = rjieba.Jieba()
+    for word in (*SLANG_WORDS, *(w for w in _ZH_SYNONYM if len(w) > 1)):
+        seg.add_word(word, None, None)
+    return seg
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _osa(a: str, b: str) -> int:
+    """Edit distance with adjacent transpositions (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+class _Speller:
+    """Corrects English typos to words the content uses (symmetric-delete lookup).
+
+    Only words of 6+ letters the content does not know are corrected: to the known word at
+    the smallest edit distance (1, or 2 for words of 8+ letters), the more frequent on ties.
+    """
+
+    CACHE_SIZE = 4096
+    # Short words are left alone: one edit turns fried into fired, best into beat.
+    MIN_LEN = 6
+    LONG = 8  # words at least this long may be 2 edits away
+
+    def __init__(self, words: dict[str, int]):
+        self._freq = words
+        self._index: dict[str, list[str]] = defaultdict(list)
+        for word in words:
+            if len(word) >= 4:
+                for key in (word, *_deletes(word)):
+                    self._index[key].append(word)
+        self._cache: dict[str, str] = {}
+
+    def correct(self, word: str) -> str:
+        if len(word) < self.MIN_LEN or word in self._freq or word.isdigit():
+            return word
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        found: set[str] = set()
+        for key in (word, *_deletes(word)):
+            found.update(self._index.get(key, ()))
+        limit = 1 if len(word) < self.LONG else 2
+        best = word
+        ranked = sorted((_osa(word, c), -self._freq[c], c) for c in found)
+        if ranked and ranked[0][0] <= limit:
+            best = ranked[0][2]
+        if len(self._cache) < self.CACHE_SIZE:
+            self._cache[word] = best
+        return best
+
+
+class _Analyzer:
+    """Turns normalised text into weighted features (see the module docstring)."""
+
+    def __init__(self, extra_words: set[str]):
+        self.segmenter = seg = _base_segmenter()
+        for word in sorted(extra_words):
+            if not seg.has_word(word):
+                seg.add_word(word, None, None)
+        self.speller: _Speller | None = None
+
+    @staticmethod
+    def en_words(norm: str) -> list[str]:
+        """English words of normalised text, apostrophes dropped, stop words removed."""
+        return [t for t in _ASCII_WORD.findall(norm.replace("'", "")) if t not in _EN_STOP]
+
+    def en_stems(self, norm: str) -> list[str]:
+        """Stems of the English words of normalised text, in order, typos corrected."""
+        words = self.en_words(norm)
+        if self.speller is not None:
+            words = [self.speller.correct(w) for w in words]
+        return [stem(w) for w in words]
+
+    def features(self, norm: str) -> dict[str, float]:
+        feats: dict[str, float] = defaultdict(float)
+        norm = _SMALLTALK.sub(" ", norm)
+        text = _PUNCT.sub(" ", norm)
+        # Chinese words (segmenter) and the English words around them.
+        en_seq: list[str] = []
+        for chunk in text.split():
+            if not CJK.search(chunk):
+                en_seq.extend(self.en_stems(chunk))
+                continue
+            for tok in self.segmenter.cut(chunk):
+                tok = tok.strip()
+                if not tok:
+                    continue
+                if CJK.search(tok):
+                    if tok not in _ZH_STOP:
+                        feats["w:" + tok] += _W_WORD
+                    if tok in _ZH_SYNONYM:
+                        feats["s:" + _ZH_SYNONYM[tok]] += _W_SYNONYM
+                else:
+                    en_seq.extend(self.en_stems(tok))
+        # Chinese character bigrams over runs of Chinese characters.
+        for run in _CJK_RUN.findall(text.replace(" ", "")):
+            if len(run) == 1 and run not in _ZH_STOP:
+                feats["z:" + run] += _W_ZH_BIGRAM
+            for i in range(len(run) - 1):
+                pair = run[i : i + 2]
+                if pair in _ZH_STOP or (pair[0] in _ZH_STOP_CHARS and pair[1] in _ZH_STOP_CHARS):
+                    continue
+                feats["z:" + pair] += _W_ZH_BIGRAM
+        # English words, thesaurus groups, word bigrams and in-word character trigrams.
+        for phrase in _EN_PHRASE_RE.findall(" ".join(_ASCII_WORD.findall(norm.replace("'", "")))):
+            feats["s:" + _EN_PHRASE[phrase]] += _W_SYNONYM
+        for i, s in enumerate(en_seq):
+            feats["w:" + s] += _W_WORD
+            for canon in _EN_GROUP_STEM.get(s, ()):
+                feats["s:" + canon] += _W_SYNONYM
+            if i:
+                feats["e:" + en_seq[i - 1] + "_" + s] += _W_EN_BIGRAM
+            if len(s) >= 4 and not s.isdigit():
+                padded = f"<{s}>"
+                for j in range(len(padded) - 2):
+                    feats["c:" + padded[j : j + 3]] += _W_EN_TRIGRAM
+        return dict(feats)
+
+
+def _keyword_key(analyzer: _Analyzer, kw_norm: str) -> str:
+    """What a keyword is looked up as: compact Chinese text, or ' stem stem ' for English."""
+    if CJK.search(kw_norm):
+        return _PUNCT.sub("", kw_norm)
+    stems = analyzer.en_stems(kw_norm)
+    return " " + " ".join(stems) + " " if stems else ""
+
+
+def _norm_vec(vec: dict[str, float]) -> dict[str, float]:
+    n = math.sqrt(sum(v * v for v in vec.values()))
+    return {k: v / n for k, v in vec.items()} if n else {}
+
+
+@dataclass
+class _Index:
+    """Everything `Matcher.scores` needs, precomputed by `Matcher.build`."""
+
+    topics: tuple[str, ...]
+    idf: dict[str, float]
+    unknown_idf: float                               # idf of words the content never uses
+    ngram_idf: float                                 # idf of n-grams the content never uses
+    ex_post: dict[str, list[tuple[int, float]]]      # feature -> (example, tf-idf weight)
+    ex_topic: list[int]                              # example -> topic
+    prof_post: dict[str, list[tuple[int, float]]]    # feature -> (profile, tf-idf weight)
+    prof_topic: list[int]                            # profile (topic, lang) -> topic
+    vocab: dict[str, tuple[int, ...]]                # feature -> topics using it
+    rarity: dict[str, float]                         # zh word feature -> log(1e5 / jieba freq)
+    keywords: list[tuple[str, bool, tuple[int, ...], float]]  # key, is_zh, topics, weight
+
+
+def _rarity(analyzer: _Analyzer, df: dict[str, set[int]]) -> dict[str, float]:
+    """How rare each Chinese word of the content is in everyday Chinese.
+
+    rjieba's dictionary frequencies stand in for a general corpus: 催收 (12), 通讯录 (13) and
+    the slang the segmenter was taught are rare, 孩子 (17466) or 晚上 (5771) are not. A question
+    whose only known words are everyday ones is less likely to be about debt collection.
+    """
+    seg = analyzer.segmenter
+    out = {}
+    for k in df:
+        if k.startswith("w:") and CJK.search(k):
+            out[k] = max(0.0, math.log(1e5 / (seg.suggest_freq(k[2:]) + 1)))
+    return out
+
+
+@dataclass
+class _Evidence:
+    """Per-topic signals for one question (lists indexed like `Matcher.topics`)."""
+
+    example: list[float]     # cosine with the topic's closest example
+    profile: list[float]     # cosine with the topic's profile (best language)
+    coverage: list[float]    # share of the question's weight the topic's vocabulary knows
+    keyword: list[float]     # content keywords found in the question
+    known: float             # share of the question's weight any topic knows
+    domain: float            # largest share of topics using one of the question's words
+    rarity: float            # rarest known Chinese word, log(1e5 / its everyday frequency)
+    zh: bool                 # the question has Chinese characters
+
+
+class Matcher:
+    """A topic matcher over every answer's examples, keywords and title, in both languages."""
+
+    # Blend of the signals (module docstring); fitted on cross-validation over the content.
+    W_EXAMPLE = 0.15
+    W_PROFILE = 0.80
+    W_COVERAGE = 0.20
+    W_KEYWORD = 0.10
+    KEYWORD_WEIGHT_IN_PROFILE = 2.0
+    IDF_POWER = 1.0
+    UNKNOWN_DF = 1.0  # words the content never uses weigh like a word of this many topics
+    # Calibration of the confidence (see _decide).
+    W_DOMAIN = 0.20
+    W_RARITY = 0.20
+    SCOPE_MID_ZH = 0.22
+    SCOPE_MID_EN = 0.26
+    SCOPE_SCALE = 0.20
+    TEMPERATURE = 0.04
+
+    def __init__(self, analyzer: _Analyzer, index: _Index):
+        self._an = analyzer
+        self._ix = index
+        self.topics = index.topics
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def build(cls, knowledge: Knowledge) -> Matcher:
+        """Index every answer's examples, keywords and title, in every language."""
+        extra: set[str] = set()
+        for by_lang in knowledge.answers.values():
+            for ans in by_lang.values():
+                for kw in ans.keywords:
+                    kwn = normalize(kw)
+                    if CJK.search(kwn) and 2 <= len(kwn) <= 8 and " " not in kwn:
+                        extra.add(kwn)
+        analyzer = _Analyzer(extra)
+        en_words: dict[str, int] = defaultdict(int)
+        for by_lang in knowledge.answers.values():
+            for ans in by_lang.values():
+                for text in (*ans.examples, *ans.keywords, ans.title):
+                    for word in analyzer.en_words(normalize(text)):
+                        en_words[word] += 1
+        analyzer.speller = _Speller(dict(en_words))
+        topics = sorted(knowledge.answers)
+        tindex = {t: i for i, t in enumerate(topics)}
+
+        # Raw features of every example, title and keyword list.
+        examples: list[tuple[int, dict[str, float]]] = []
+        profiles: dict[tuple[int, str], dict[str, float]] = {}
+        kw_topics: dict[tuple[str, bool], set[int]] = defaultdict(set)
+        for topic, by_lang in knowledge.answers.items():
+            ti = tindex[topic]
+            for lang, ans in by_lang.items():
+                prof: dict[str, float] = defaultdict(float)
+                for text in (*ans.examples, ans.title):
+                    f = analyzer.features(normalize(text))
+                    if not f:
+                        continue
+                    examples.append((ti, f))
+                    for k, v in f.items():
+                        prof[k] += v
+                for kw in ans.keywords:
+                    kwn = normalize(kw)
+                    for k, v in analyzer.features(kwn).items():
+                        prof[k] += v * cls.KEYWORD_WEIGHT_IN_PROFILE
+                    key = _keyword_key(analyzer, kwn)
+                    if key.strip():
+                        kw_topics[(key, bool(CJK.search(kwn)))].add(ti)
+                profiles[(ti, lang)] = dict(prof)
+
+        # idf over topics: how well a feature separates topics.
+        df: dict[str, set[int]] = defaultdict(set)
+        for (ti, _lang), prof in profiles.items():
+            for k in prof:
+                df[k].add(ti)
+        n = len(topics)
+        idf = {k: math.log(1 + n / len(s)) ** cls.IDF_POWER for k, s in df.items()}
+
+        def weigh(f: dict[str, float]) -> dict[str, float]:
+            return _norm_vec({k: v * idf[k] for k, v in f.items()})
+
+        ex_post: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        ex_topic: list[int] = []
+        for di, (ti, f) in enumerate(examples):
+            ex_topic.append(ti)
+            for k, v in weigh(f).items():
+                ex_post[k].append((di, v))
+        prof_post: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        prof_topic: list[int] = []
+        for pi, ((ti, _lang), prof) in enumerate(sorted(profiles.items())):
+            prof_topic.append(ti)
+            for k, v in weigh(prof).items():
+                prof_post[k].append((pi, v))
+
+        keywords = [(key, is_zh, tuple(sorted(ts)), 1.0 / len(ts))
+                    for (key, is_zh), ts in sorted(kw_topics.items())]
+        index = _Index(
+            topics=tuple(topics), idf=idf,
+            unknown_idf=math.log(1 + n / cls.UNKNOWN_DF) ** cls.IDF_POWER,
+            ngram_idf=min(idf.values(), default=1.0),
+            ex_post=dict(ex_post), ex_topic=ex_topic, prof_post=dict(prof_post),
+            prof_topic=prof_topic, vocab={k: tuple(sorted(s)) for k, s in df.items()},
+            rarity=_rarity(analyzer, df),
+            keywords=keywords)
+        return cls(analyzer, index)
+
+    # ---------------------------------------------------------------- matching
+    def scores(self, text: str) -> dict[str, float]:
+        """Raw blended score per topic (0..~1); topics with no evidence are left out."""
+        ev = self._evidence(text)
+        return self._blend(ev) if ev is not None else {}
+
+    def match(self, text: str) -> Match:
+        """Match one question. Never raises; text without letters is simply "unknown"."""
+        # detect_lang gives None for text with no letters at all (digits, emoji); Match.lang
+        # is always "zh" or "en", so fall back to the bot's default language.
+        lang = detect_lang(text) or DEFAULT_LANG
+        ev = self._evidence(text)
+        if ev is None:
+            return Match(None, 0.0, lang, (), "unknown")
+        ranked = sorted(self._blend(ev).items(), key=lambda kv: (-kv[1], kv[0]))
+        return self._decide(ranked, ev, lang)
+
+    def _blend(self, ev: _Evidence) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for ti, topic in enumerate(self.topics):
+            s = (self.W_EXAMPLE * ev.example[ti] + self.W_PROFILE * ev.profile[ti]
+                 + self.W_COVERAGE * ev.coverage[ti] + self.W_KEYWORD * min(ev.keyword[ti], 1.0))
+            if s > 0:
+                out[topic] = s
+        return out
+
+    def _evidence(self, text: str) -> _Evidence | None:
+        """The per-topic signals for `text` (see the module docstring); None without features."""
+        ix = self._ix
+        norm = normalize(text)
+        feats = self._an.features(norm)
+        if not feats:
+            return None
+        # Unknown n-grams are mostly junk straddling two words: they weigh like the commonest
+        # feature. Unknown *words* weigh like the rarest, which is what rejects off-topic text.
+        q = {k: v * ix.idf.get(k, ix.unknown_idf if k[0] in "ws" else ix.ngram_idf)
+             for k, v in feats.items()}
+        qn = math.sqrt(sum(v * v for v in q.values()))
+        total = sum(q.values())
+        n = len(ix.topics)
+        ex_dot: dict[int, float] = defaultdict(float)
+        prof_dot: dict[int, float] = defaultdict(float)
+        cover = [0.0] * n
+        known = domain = rare = 0.0
+        for k, v in q.items():
+            for di, w in ix.ex_post.get(k, ()):
+                ex_dot[di] += v * w
+            for pi, w in ix.prof_post.get(k, ()):
+                prof_dot[pi] += v * w
+            topics_with = ix.vocab.get(k, ())
+            if topics_with:
+                known += v
+                if k[0] in "wsz":
+                    domain = max(domain, len(topics_with) / n)
+                rare = max(rare, ix.rarity.get(k, 0.0))
+            for ti in topics_with:
+                cover[ti] += v
+        ex_best = [0.0] * n
+        for di, d in ex_dot.items():
+            ti = ix.ex_topic[di]
+            ex_best[ti] = max(ex_best[ti], d / qn)
+        prof_best = [0.0] * n
+        for pi, d in prof_dot.items():
+            ti = ix.prof_topic[pi]
+            prof_best[ti] = max(prof_best[ti], d / qn)
+        kw = [0.0] * n
+        compact = _PUNCT.sub("", norm)
+        en_key = " " + " ".join(self._an.en_stems(_PUNCT.sub(" ", norm))) + " "
+        hits = [(key, ts, weight) for key, is_zh, ts, weight in ix.keywords
+                if ((key in compact) if is_zh else (key in en_key))]
+        for key, ts, weight in hits:
+            # The longest match wins: 投诉结果 (follow-up) hides 投诉 (channels).
+            if any(key != other and key.strip() in other for other, _ts, _w in hits):
+                continue
+            for ti in ts:
+                kw[ti] += weight
+        return _Evidence(ex_best, prof_best, [c / total for c in cover], kw, known / total, domain,
+                         rare, CJK.search(norm) is not None)
+
+    def _decide(self, ranked: list[tuple[str, float]], ev: _Evidence, lang: str) -> Match:
+        """Turn ranked raw scores into a calibrated confidence and a decision.
+
+        scope    = s1 + W_DOMAIN * (domain - 0.5) [+ W_RARITY * (rarity / 10 - 0.5) for zh]:
+                   the best score, raised when the question uses the domain's common words
+                   (催收, loan, debt ...) and lowered when its only known words are rare in
+                   the content (night, time, company ...); for Chinese also raised when a
+                   known word is rare in everyday language (催收, 砍头息 but not 孩子).
+        in_scope = sigmoid((scope - SCOPE_MID[lang]) / SCOPE_SCALE); below 0.5 -> "unknown".
+                   The two languages have their own midpoint: their features differ, and
+                   so do their score scales.
+        share_i  = softmax(s_i / TEMPERATURE) over all topics: how clearly topic i wins.
+        Each candidate's score is in_scope * share_i; the confidence is the best one's, and
+        at ANSWER_THRESHOLD or more the matcher answers, otherwise it asks.
+        """
+        if not ranked:
+            return Match(None, 0.0, lang, (), "unknown")
+        s1 = ranked[0][1]
+        scope = s1 + self.W_DOMAIN * (ev.domain - 0.5)
+        if ev.zh:
+            scope += self.W_RARITY * (ev.rarity / 10 - 0.5)
+        mid = self.SCOPE_MID_ZH if ev.zh else self.SCOPE_MID_EN
+        in_scope = _sigmoid((scope - mid) / self.SCOPE_SCALE)
+        # Topics with no evidence at all count too: they have score 0.
+        absent = len(self.topics) - len(ranked)
+        exps = [math.exp((s - s1) / self.TEMPERATURE) for _t, s in ranked]
+        denom = sum(exps) + absent * math.exp(-s1 / self.TEMPERATURE)
+        cands = tuple((t, round(in_scope * e / denom, 4))
+                      for (t, _s), e in zip(ranked[:3], exps[:3], strict=False))
+        confidence = cands[0][1]
+        if in_scope < SCOPE_THRESHOLD:
+            decision = "unknown"
+        elif confidence >= ANSWER_THRESHOLD:
+            decision = "answer"
+        else:
+            decision = "clarify"
+        return Match(ranked[0][0] if decision == "answer" else None, confidence, lang, cands,
+                     decision)
+
+
+def _sigmoid(x: float) -> float:
+    if x < -60:
+        return 0.0
+    if x > 60:
+        return 1.0
+    return 1.0 / (1.0 + math.exp(-x))

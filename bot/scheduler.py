@@ -1,0 +1,287 @@
+"""The reminder loop: due reminders (rows in the database) out through the user's channel.
+
+One loop per process (`run_scheduler`); any number of processes may run one against the same
+database. Each `tick`:
+
+1. puts back claims older than LEASE (a loop that died between claiming and finishing);
+2. claims due rows for the channels this process can send to, in one
+   UPDATE ... WHERE status = 'pending' AND due_at <= now ... RETURNING (index on
+   (status, due_at)), so a row is claimed by exactly one loop;
+3. sends each through the channel's sender, then marks it sent (only with its claim token);
+4. a sender that raises or times out: the row goes back to pending, retried after a growing
+   backoff (RETRY_FIRST doubling up to RETRY_MAX); a sender that returns False (the channel
+   cannot push to this user now: WeChat outside its window, a closed web page, another
+   terminal): pending too, retried the same way, and in any case delivered with the reply to
+   the user's next message (bot/actions/remind.py, the engine's BEFORE_REPLY hook).
+
+Reminders that fell due while no loop ran are sent on the first tick, each saying it is late.
+
+Delivery is at-least-once. A crash after the channel accepted a message but before the row
+is marked sent leaves the claim to expire, and the reminder is sent again: for a reminder
+about a legal deadline a duplicate is a small cost, a lost one is not. Marking first and
+sending after would be at-most-once and could silently lose it. The window is the time
+between the send returning and one UPDATE committing.
+
+Channels: `Channels` maps a channel name to `async send(external_user_id, replies) -> bool`
+(True: delivered). Telegram registers its adapter's sender; `console_hook` prints to the
+terminal chat; `FakeChannel` is for tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot.actions.remind import LATE_AFTER, reminder_replies
+from bot.channels.console import CHANNEL as CONSOLE
+from bot.core.models import Reply
+from storage.db import open_db
+from storage.reminders import ReminderStore, from_iso
+
+if TYPE_CHECKING:
+    from bot.channels.console import Console
+    from bot.core.engine import Engine
+
+log = logging.getLogger("bot.scheduler")
+
+Send = Callable[[str, list[Reply]], Awaitable[bool]]
+Clock = Callable[[], dt.datetime]
+
+INTERVAL = 5.0                              # seconds between ticks of run_scheduler
+BATCH = 200                                 # rows claimed at a time
+LEASE = dt.timedelta(minutes=5)             # a claim older than this belongs to a dead loop
+SEND_TIMEOUT = 60.0                         # seconds for one send; longer counts as failed
+RETRY_FIRST = dt.timedelta(seconds=30)
+RETRY_MAX = dt.timedelta(hours=1)
+CONCURRENCY = 16                            # users sent to at the same time
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try after `attempts` tries: 30 s, 1 min, 2 min, ... at most 1 h."""
+    return min(RETRY_FIRST * (2 ** max(attempts - 1, 0)), RETRY_MAX)
+
+
+class Channels:
+    """The senders this process has: channel name -> async send(external_user_id, replies)."""
+
+    def __init__(self) -> None:
+        self._senders: dict[str, Send] = {}
+
+    def register(self, name: str, send: Send) -> None:
+        self._senders[name] = send
+
+    def unregister(self, name: str) -> None:
+        self._senders.pop(name, None)
+
+    def get(self, name: str) -> Send | None:
+        return self._senders.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._senders)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._senders
+
+
+@dataclass
+class FakeChannel:
+    """A sender for tests and the benchmark: records what it delivered.
+
+    `fail` sends raise (then succeed); `refuse` sends return False (cannot push now);
+    `crash_after_send` delivers and then raises SystemExit-like CrashAfterSend, to simulate a
+    process dying before the row is marked sent.
+    """
+
+    fail: int = 0
+    refuse: int = 0
+    crash_after_send: bool = False
+    sent: list[tuple[str, list[Reply]]] = field(default_factory=list)
+    calls: int = 0
+
+    async def __call__(self, user: str, replies: list[Reply]) -> bool:
+        self.calls += 1
+        if self.fail > 0:
+            self.fail -= 1
+            raise ConnectionError("fake channel down")
+        if self.refuse > 0:
+            self.refuse -= 1
+            return False
+        self.sent.append((user, replies))
+        if self.crash_after_send:
+            raise CrashAfterSend()
+        return True
+
+
+class CrashAfterSend(BaseException):
+    """Simulates the process dying right after a send (not caught like an ordinary error)."""
+
+
+@dataclass
+class TickResult:
+    released: int = 0
+    claimed: int = 0
+    sent: int = 0
+    late: int = 0
+    retried: int = 0
+    deferred: int = 0
+    dropped: int = 0
+
+
+class Scheduler:
+    """Claims due reminders and sends them. `clock` is injectable: tests move time by hand."""
+
+    def __init__(self, engine: Engine, channels: Channels, clock: Clock | None = None,
+                 store: ReminderStore | None = None, batch: int = BATCH):
+        self.engine = engine
+        self.channels = channels
+        self.clock = clock or engine.clock
+        self.store = store or own_store(engine)
+        self.batch = batch
+
+    async def tick(self, user_id: int | None = None) -> TickResult:
+        """Send everything due now (optionally only one user's). Returns what happened."""
+        result = TickResult()
+        now = self.clock()
+        result.released = self.store.release_stale(now, LEASE)
+        names = self.channels.names()
+        limit = asyncio.Semaphore(CONCURRENCY)
+        while True:
+            token = uuid.uuid4().hex
+            rows = self.store.claim_due(now, token, self.batch, names, user_id)
+            if not rows:
+                break
+            result.claimed += len(rows)
+            by_user: dict[int, list[dict]] = {}
+            for row in rows:
+                by_user.setdefault(row["user_id"], []).append(row)
+            await asyncio.gather(*(self._deliver_user(r, token, now, result, limit) for r in by_user.values()))
+            if len(rows) < self.batch:
+                break
+        if result.claimed:
+            log.info("tick: %s", result)
+        return result
+
+    async def _deliver_user(self, rows: list[dict], token: str, now: dt.datetime, result: TickResult,
+                            limit: asyncio.Semaphore) -> None:
+        """One user's reminders in order; different users at the same time (up to a limit)."""
+        async with limit:
+            for row in rows:
+                await self._deliver(row, token, now, result)
+
+    async def _deliver(self, row: dict, token: str, now: dt.datetime, result: TickResult) -> None:
+        user = self.store.db.conn.execute(
+            "SELECT external_id, lang, tz, screen FROM users WHERE id = ?", [row["user_id"]]).fetchone()
+        complaint = self.store.complaint(row["user_id"], row["complaint_id"]) if row["complaint_id"] else None
+        if user is None:
+            self.store.drop_claimed(row["id"], token)
+            result.dropped += 1
+            return
+        external_id, lang, tz_name, _ = user
+        lang = lang or self.engine.settings.bot_default_lang
+        tz = ZoneInfo(tz_name or self.engine.settings.bot_timezone)
+        replies = reminder_replies(self.engine.k, lang, tz, row, complaint, now)
+        if not replies:
+            self.store.drop_claimed(row["id"], token)
+            result.dropped += 1
+            return
+        send = self.channels.get(row["channel"])
+        assert send is not None  # claimed only for registered channels
+        try:
+            delivered = await asyncio.wait_for(send(external_id, replies), SEND_TIMEOUT)
+        except Exception as exc:  # the channel failed: try again later
+            at = now + backoff(row["attempts"])
+            self.store.retry_later(row["id"], token, at, type(exc).__name__)
+            result.retried += 1
+            log.warning("reminder %s: send failed (%s), attempt %s, next at %s",
+                        row["id"], type(exc).__name__, row["attempts"], at.isoformat(timespec="seconds"))
+            return
+        if not delivered:  # the channel cannot push now: keep it for the user's next message
+            self.store.retry_later(row["id"], token, now + backoff(row["attempts"]), None)
+            result.deferred += 1
+            return
+        if self.store.mark_sent(row["id"], token, now):
+            result.sent += 1
+            if now - from_iso(row["due_at"]) > LATE_AFTER:
+                result.late += 1
+                log.info("reminder %s delivered late by %s", row["id"], now - from_iso(row["due_at"]))
+        else:
+            log.warning("reminder %s: claim lost before marking sent (sent twice at most)", row["id"])
+        self._remember_screen(row["user_id"], replies)
+
+    def _remember_screen(self, user_id: int, replies: list[Reply]) -> None:
+        """Typed "1" should press the pushed reminder's first button, unless the user is in
+        the middle of a dialog, whose own buttons keep priority."""
+        last = next((r for r in reversed(replies) if r.buttons), None)
+        if last is None:
+            return
+        screen = json.dumps([b.model_dump() for b in last.buttons], ensure_ascii=False)
+        with self.store.write():
+            self.store.db.conn.execute(
+                "UPDATE users SET screen = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = ?)",
+                [screen, user_id, user_id])
+
+
+
+def own_store(engine: Engine) -> ReminderStore:
+    """A connection of the scheduler's own, so its short transactions never mix with a
+    message's transaction on the engine's connection (whatever thread runs either)."""
+    path = engine.settings.bot_db_path
+    if str(path) == ":memory:":
+        return ReminderStore(engine.store.db)
+    return ReminderStore(open_db(path))
+
+
+async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None = None,
+                        stop_event: asyncio.Event | None = None, interval: float = INTERVAL) -> None:
+    """The loop for `run`, `telegram` and `serve`: a tick every `interval` seconds until
+    `stop_event` is set. The first tick runs at once, so what fell due while the bot was down
+    goes out on start-up. A failing tick is logged and the loop goes on."""
+    scheduler = Scheduler(engine, channels, clock)
+    stop = stop_event or asyncio.Event()
+    log.info("reminder loop started for channels: %s", ", ".join(channels.names()) or "(none)")
+    while not stop.is_set():
+        try:
+            await scheduler.tick()
+        except Exception as exc:
+            log.error("reminder tick failed: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+    log.info("reminder loop stopped")
+
+
+# --- the terminal chat ---------------------------------------------------------------------------
+
+def console_hook(engine: Engine, clock: Clock | None = None) -> Callable[[Console], None]:
+    """For bot.channels.console.run_chat(between=...): at start and between messages, send
+    the chat user's due reminders to the terminal."""
+    scheduler: Scheduler | None = None
+
+    def between(console: Console) -> None:
+        nonlocal scheduler
+        if scheduler is None:
+            channels = Channels()
+
+            async def to_terminal(user: str, replies: list[Reply]) -> bool:
+                if user != console.user:
+                    return False
+                console.show(replies)
+                return True
+
+            channels.register(CONSOLE, to_terminal)
+            scheduler = Scheduler(engine, channels, clock)
+        user = engine.store.user(CONSOLE, console.user)
+        asyncio.run(scheduler.tick(user_id=user["id"]))
+
+    return between
