@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="start every configured channel: the HTTP server, and Telegram when "
                    "TELEGRAM_BOT_TOKEN is set")
     sub.add_parser("telegram", help="Telegram only: long polling, or webhook mode when TELEGRAM_WEBHOOK_URL is set")
-    serve = sub.add_parser("serve", help="the HTTP server only")
+    serve = sub.add_parser("serve", help="the HTTP server only (plus the reminder loop)")
     serve.add_argument("--host", help="address (default BOT_HOST)")
     serve.add_argument("--port", type=int, help="port (default BOT_PORT; 0 picks a free one)")
     chat = sub.add_parser("chat", help="chat in the terminal")

@@ -57,6 +57,7 @@ Clock = Callable[[], dt.datetime]
 
 INTERVAL = 5.0                              # seconds between ticks of run_scheduler
 BATCH = 200                                 # rows claimed at a time
+ROUNDS = 25                                 # batches per tick at most
 LEASE = dt.timedelta(minutes=5)             # a claim older than this belongs to a dead loop
 SEND_TIMEOUT = 60.0                         # seconds for one send; longer counts as failed
 RETRY_FIRST = dt.timedelta(seconds=30)
@@ -68,9 +69,28 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class ManualClock:
+    """A clock that moves only when told (tests, the benchmark): clock() -> aware now."""
+
+    def __init__(self, start: dt.datetime):
+        if start.tzinfo is None:
+            raise ValueError("start must be aware")
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, when: dt.datetime) -> None:
+        self.now = when
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now = self.now + dt.timedelta(**delta)
+        return self.now
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """Wait before the next try after `attempts` tries: 30 s, 1 min, 2 min, ... at most 1 h."""
-    return min(RETRY_FIRST * (2 ** max(attempts - 1, 0)), RETRY_MAX)
+    return min(RETRY_FIRST * (2 ** min(max(attempts - 1, 0), 20)), RETRY_MAX)
 
 
 class Channels:
@@ -129,6 +149,16 @@ class CrashAfterSend(BaseException):
 
 
 @dataclass
+class _Claim:
+    """One batch claimed by a tick: its token, when its lease was last renewed, and (after a
+    renewal) which of its rows are still held."""
+
+    token: str
+    renewed: dt.datetime
+    held: set[int] | None = None
+
+
+@dataclass
 class TickResult:
     released: int = 0
     claimed: int = 0
@@ -166,21 +196,32 @@ class Scheduler:
             by_user: dict[int, list[dict]] = {}
             for row in rows:
                 by_user.setdefault(row["user_id"], []).append(row)
-            await asyncio.gather(*(self._deliver_user(r, token, now, result, limit) for r in by_user.values()))
-            if len(rows) < self.batch:
-                break
+            claim = _Claim(token, now)
+            await asyncio.gather(*(self._deliver_user(r, claim, now, result, limit) for r in by_user.values()))
+            if len(rows) < self.batch or result.claimed >= self.batch * ROUNDS:
+                break  # all done, or enough for one tick (the next tick goes on)
         if result.claimed:
             log.info("tick: %s", result)
         return result
 
-    async def _deliver_user(self, rows: list[dict], token: str, now: dt.datetime, result: TickResult,
+    async def _deliver_user(self, rows: list[dict], claim: _Claim, now: dt.datetime, result: TickResult,
                             limit: asyncio.Semaphore) -> None:
         """One user's reminders in order; different users at the same time (up to a limit)."""
         async with limit:
             for row in rows:
-                await self._deliver(row, token, now, result)
+                await self._deliver(row, claim, now, result)
 
-    async def _deliver(self, row: dict, token: str, now: dt.datetime, result: TickResult) -> None:
+    async def _deliver(self, row: dict, claim: _Claim, now: dt.datetime, result: TickResult) -> None:
+        # In a slow batch, renew the lease of the rows still waiting (every LEASE/4; one send
+        # takes at most SEND_TIMEOUT), so no other loop takes them as abandoned. A row that
+        # was taken all the same is left to the loop that has it.
+        current = self.clock()
+        if current - claim.renewed > LEASE / 4:
+            claim.held = self.store.renew_claims(claim.token, current)
+            claim.renewed = current
+        if claim.held is not None and row["id"] not in claim.held:
+            return
+        token = claim.token
         user = self.store.db.conn.execute(
             "SELECT external_id, lang, tz, screen FROM users WHERE id = ?", [row["user_id"]]).fetchone()
         complaint = self.store.complaint(row["user_id"], row["complaint_id"]) if row["complaint_id"] else None
@@ -215,7 +256,7 @@ class Scheduler:
             result.sent += 1
             if now - from_iso(row["due_at"]) > LATE_AFTER:
                 result.late += 1
-                log.info("reminder %s delivered late by %s", row["id"], now - from_iso(row["due_at"]))
+                log.debug("reminder %s delivered late by %s", row["id"], now - from_iso(row["due_at"]))
         else:
             log.warning("reminder %s: claim lost before marking sent (sent twice at most)", row["id"])
         self._remember_screen(row["user_id"], replies)

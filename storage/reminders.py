@@ -139,14 +139,26 @@ class ReminderStore:
         if user_id is not None:
             where += " AND user_id = :user"
             params["user"] = user_id
+        # One user's rows (the terminal chat): their own index is the narrower one.
+        hint = "" if user_id is not None else " INDEXED BY reminders_due"
+        due = f"FROM reminders{hint} WHERE {where} ORDER BY due_at LIMIT :limit"
+        # Look before taking the write lock: on almost every tick nothing is due.
+        if self.db.conn.execute(f"SELECT 1 {due}", params).fetchone() is None:
+            return []
         sql = ("UPDATE reminders SET status = 'claimed', claim_token = :token, claimed_at = :now,"
-               " attempts = attempts + 1 WHERE id IN (SELECT id FROM reminders INDEXED BY reminders_due"
-               f" WHERE {where} ORDER BY due_at LIMIT :limit) RETURNING *")
-        if user_id is not None:  # one user's rows: their own index is the narrower one
-            sql = sql.replace(" INDEXED BY reminders_due", "")
+               f" attempts = attempts + 1 WHERE id IN (SELECT id {due}) RETURNING *")
         with self.write():
             rows = self._rows(sql, params)
         return sorted(rows, key=lambda r: (r["due_at"], r["id"]))
+
+    def renew_claims(self, token: str, now: dt.datetime) -> set[int]:
+        """Still working on this claim: restart its lease. Returns the ids still held (a row
+        whose lease ran out and was put back is no longer ours)."""
+        with self.write():
+            rows = self._rows(
+                "UPDATE reminders SET claimed_at = ? WHERE status = 'claimed' AND claim_token = ? RETURNING id",
+                [iso(now), token])
+        return {r["id"] for r in rows}
 
     def mark_sent(self, reminder_id: int, token: str, now: dt.datetime) -> bool:
         """Delivered. False if the claim was lost (expired and taken by another loop)."""
@@ -175,10 +187,14 @@ class ReminderStore:
 
     def release_stale(self, now: dt.datetime, lease: dt.timedelta) -> int:
         """Claims older than the lease belong to a loop that died: make them pending again."""
+        where = "status = 'claimed' AND claimed_at < ?"
+        params = [iso(now - lease)]
+        if self.db.conn.execute(f"SELECT 1 FROM reminders WHERE {where} LIMIT 1", params).fetchone() is None:
+            return 0
         with self.write():
             cur = self.db.conn.execute(
-                "UPDATE reminders SET status = 'pending', claim_token = NULL, claimed_at = NULL"
-                " WHERE status = 'claimed' AND claimed_at < ?", [iso(now - lease)])
+                f"UPDATE reminders SET status = 'pending', claim_token = NULL, claimed_at = NULL WHERE {where}",
+                params)
         return cur.rowcount
 
     def take_due_for_user(self, user_id: int, now: dt.datetime) -> list[dict]:

@@ -27,9 +27,23 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit: a dialog step and its inbox record commit together or not at all."""
-        with self.db.atomic():
+        """One atomic unit: a dialog step and its inbox record commit together or not at all.
+
+        BEGIN IMMEDIATE takes the write lock up front: with a plain BEGIN, a second process
+        (the terminal chat beside `run`) committing between this transaction's first read and
+        first write makes SQLite fail it at once with "database is locked", busy timeout or not.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():  # nested: a savepoint
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
             yield
+        except BaseException:
+            self.db.conn.execute("ROLLBACK")
+            raise
+        self.db.conn.execute("COMMIT")
 
     # users -------------------------------------------------------------------------------
     def user(self, channel: str, external_id: str) -> dict:

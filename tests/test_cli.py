@@ -53,14 +53,14 @@ def test_chat_pipe_answers_each_line_as_it_arrives(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "bot", "chat", "--lang", "en"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tmp_path, env=env(tmp_path))
     try:
-        proc.stdin.write("/start\n".encode())
+        proc.stdin.write(b"/start\n")
         proc.stdin.flush()
         out = read_until(proc, "[2] English")          # answered while stdin is still open
         assert "[1] 中文" in out
-        proc.stdin.write("2\n".encode())
+        proc.stdin.write(b"2\n")
         proc.stdin.flush()
         out = read_until(proc, "What do you need help with")
-        proc.stdin.write("Collectors are calling my work\n".encode())  # the label works too
+        proc.stdin.write(b"Collectors are calling my work\n")  # the label works too
         proc.stdin.flush()
         out = read_until(proc, "checked 2026")
         assert "Collectors calling my employer" in out

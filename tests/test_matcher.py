@@ -27,10 +27,11 @@ EVAL = ROOT / "tests" / "eval" / "questions.yaml"
 TOPICS = ROOT.parent / "shared" / "spec" / "topics.yaml"
 
 # Floors for the evaluation, a little below the figures measured when they were set
-# (strict top-1 zh 88.3%, en 87.2%; lenient 89.3% / 89.3%; rejection 91.7%).
-FLOOR_STRICT = {"zh": 0.86, "en": 0.85}
-FLOOR_LENIENT = {"zh": 0.87, "en": 0.87}
-FLOOR_REJECTION = 0.89
+# (strict top-1 zh 89.0%, en 87.2%; lenient 90.3% / 89.3%; rejection 89.6%, 43 of 48).
+# The aims are 90% strict top-1 per language and 85% rejection; see bench/matcher.py.
+FLOOR_STRICT = {"zh": 0.875, "en": 0.855}
+FLOOR_LENIENT = {"zh": 0.885, "en": 0.875}
+FLOOR_REJECTION = 0.87
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_empty_or_meaningless_text_is_unknown(matcher: Matcher, text: str) -> No
 
 
 @pytest.mark.parametrize("text", ["hi", "Hello", "hey", "你好", "您好", "在吗", "thanks", "thank you",
-                                  "good night", "谢谢", "晚安", "ok"])
+                                  "good night", "谢谢", "晚安", "ok", "who are you"])
 def test_lone_greetings_and_small_talk_are_unknown(matcher: Matcher, text: str) -> None:
     assert matcher.match(text).decision == "unknown"
 
@@ -188,7 +189,9 @@ def test_missing_spaces_and_punctuation_in_chinese(matcher: Matcher) -> None:
 @pytest.mark.parametrize(("text", "topic"), [
     ("colectors harrassing my emplyer", "employer_contact"),
     ("can i recrod the collecter calls", "record_calls_legal"),
-    ("催收天天打我单为电话", "employer_contact"),  # 单位 -> 单为
+    ("我是别人的紧急连系人要还钱吗", "emergency_contact_liability"),  # 联 -> 连
+    ("催收把我通迅录里的人都打了一遍", "contacts_contact"),  # 讯 -> 迅
+    ("催收冒冲警察", "impersonating_authorities"),  # 充 -> 冲
 ])
 def test_typos(matcher: Matcher, text: str, topic: str) -> None:
     assert first(matcher, text) == topic

@@ -353,7 +353,7 @@ async def test_start_registers_commands_in_both_languages(tg, fake):
             assert needed in names
         assert names[:4] == ["start", "help", "report", "cases"]
     zh = {c["command"]: c["description"] for c in calls[0]["commands"]}
-    assert zh["delete"] == tg.engine.k.text("zh", "telegram.commands.delete")
+    assert zh["delete"] == tg.engine.k.text("zh", "commands.delete")
     assert fake.of("setWebhook")[0]["secret_token"] == tg.bot.secret
 
 
@@ -606,7 +606,7 @@ async def test_lang_switch_sets_this_chats_command_menu(tg, fake):
     (menu,) = fake.of("setMyCommands")
     assert menu["scope"] == {"type": "chat", "chat_id": 7}
     assert {c["command"]: c["description"] for c in menu["commands"]}["help"] == \
-        tg.engine.k.text("zh", "telegram.commands.help")
+        tg.engine.k.text("zh", "commands.help")
     fake.reset()
     await tg.say(7, "/delete")
     await tg.press(7, "y:delete")
@@ -658,3 +658,50 @@ async def test_a_crashing_handler_is_contained(tg, fake, monkeypatch):
     await tg.feed(message_update(8, "/help"))
     assert fake.sent(8)
 
+
+
+# --- the HTTP server ---------------------------------------------------------------------------------
+
+async def test_healthz_and_route_hooks(engine, settings):
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.channels.http import ServerContext, create_app, optional_hooks
+
+    def hook(app: web.Application, ctx: ServerContext) -> None:
+        async def page(request: web.Request) -> web.Response:
+            return web.Response(text=f"page for {ctx.settings.bot_default_lang}")
+        app.router.add_get("/", page)
+
+    assert optional_hooks(["bot.channels.no_such_channel"]) == []
+    client = TestClient(TestServer(create_app(ServerContext(settings, engine), hooks=[hook])))
+    await client.start_server()
+    try:
+        r = await client.get("/healthz")
+        assert r.status == 200
+        body = await r.json()
+        assert body["ok"] is True and body["db"] == "ok" and body["telegram"] == "off"
+        assert (await (await client.get("/")).text()) == "page for zh"
+        assert (await client.post("/telegram", json={"update_id": 1})).status == 404   # no Telegram here
+        engine.store.db.close()                                                       # the database is gone
+        r = await client.get("/healthz")
+        assert r.status == 503 and (await r.json())["ok"] is False
+    finally:
+        await client.close()
+
+
+async def test_button_press_is_answered_at_once_even_while_the_chat_is_busy(engine, settings, fake):
+    h = await Harness(engine, settings, fake, pace=0.3).start()
+    try:
+        await h.say(7, "/start")
+        press = press_update(fake, 7, "o:en")
+        fake.reset()
+        await h.bot.feed_webhook(message_update(7, "/zz"))     # two messages: the second waits 0.3 s
+        await h.bot.feed_webhook(press)                        # queued behind it in this chat
+        await h.bot.application.update_queue.join()
+        methods = [m for m, _ in fake.calls]
+        assert methods.count("sendMessage") >= 3
+        assert methods.index("answerCallbackQuery") < 2        # answered before the paced second message
+        assert methods.count("answerCallbackQuery") == 1
+    finally:
+        await h.bot.stop()

@@ -152,8 +152,9 @@ def escalation(complaint: Mapping[str, Any], answer: str) -> Escalation | None:
 
 # --- words ------------------------------------------------------------------------------------
 
-def body_name(k: Knowledge, lang: str, c: Mapping[str, Any], body: str | None = None) -> str:
-    """What the user complained to, in words, with numbers from facts."""
+def body_name(k: Knowledge, lang: str, c: Mapping[str, Any], body: str | None = None, letter: bool = False) -> str:
+    """What the user complained to, in words, with numbers from facts (in a letter, the
+    name alone where a hotline number would read oddly)."""
     body = body or c["body"]
     f = k.facts
     lender = c.get("lender") or k.text(lang, "complaints.blank.lender")
@@ -165,7 +166,8 @@ def body_name(k: Knowledge, lang: str, c: Mapping[str, Any], body: str | None = 
         values.update(number=f.hotlines[hotline].number, hotline=f.hotlines[hotline].name.get(lang))
     if authority:
         values["name"] = f.authorities[authority].name.get(lang)
-    return k.text(lang, f"complaints.to.{body}", **values)
+    key = f"complaints.to_letter.{body}"
+    return k.text(lang, key if letter and k.has_text(lang, key) else f"complaints.to.{body}", **values)
 
 
 def _date(value: str | dt.date, lang: str) -> str:
@@ -197,7 +199,7 @@ def _ticket(k: Knowledge, lang: str, c: Mapping[str, Any]) -> str:
 
 def check_reply(k: Knowledge, lang: str, c: Mapping[str, Any], late_note: str = "") -> Reply:
     """"Did <body> answer your complaint of <date>?" with the answer buttons."""
-    d = deadline(c["stage"], _start(c), k.facts.deadlines)
+    d = deadline(c["stage"], _filed(c), k.facts.deadlines)
     values = {"body": body_name(k, lang, c), "filed": _date(c["filed_on"], lang), "ticket": _ticket(k, lang, c),
               "due": fmt_date(d.due, lang), "lender": c.get("lender") or k.text(lang, "complaints.blank.lender")}
     text = k.text(lang, f"complaints.check.{c['stage']}", **values)
@@ -209,7 +211,7 @@ def check_reply(k: Knowledge, lang: str, c: Mapping[str, Any], late_note: str = 
     return Reply(text=text, buttons=buttons, kind="reminder")
 
 
-def _start(c: Mapping[str, Any]) -> dt.date:
+def _filed(c: Mapping[str, Any]) -> dt.date:
     """The day a stage's deadline counts from: the filing day. For a regulator's conclusion,
     the filing day is the earliest possible acceptance, so the check is never late."""
     return dt.date.fromisoformat(c["filed_on"])
@@ -359,7 +361,7 @@ def complaint_button(ctx: ActionContext) -> list[Reply]:
 
 def _view(ctx: ActionContext, c: Mapping[str, Any]) -> Reply:
     k, lang = ctx.knowledge, ctx.lang
-    d = deadline(c["stage"], _start(c), k.facts.deadlines)
+    d = deadline(c["stage"], _filed(c), k.facts.deadlines)
     lines = [ctx.t("complaints.view_title", id=c["id"], body=body_name(k, lang, c)),
              ctx.t("complaints.view_filed", filed=_date(c["filed_on"], lang), ticket=_ticket(k, lang, c))]
     if c.get("lender") and c["body"] != "lender_service":
@@ -404,7 +406,7 @@ def answer(ctx: ActionContext, c: Mapping[str, Any], what: str) -> list[Reply]:
         return [Reply(text=ctx.t(f"complaints.done.{what}"), buttons=(
             Button(id="cpl:l", label=ctx.t("complaints.button.list")),))]
     if what == "accepted":
-        d = deadline("conclude", _start(c), k.facts.deadlines)
+        d = deadline("conclude", _filed(c), k.facts.deadlines)
         rs.update_complaint(c["id"], ctx.now, stage="conclude", due_on=d.due.isoformat(), history=history)
         updated = rs.complaint(ctx.user_id, c["id"])
         assert updated is not None
@@ -440,9 +442,14 @@ def escalation_replies(ctx: ActionContext, c: Mapping[str, Any], what: str, step
     context = draft_context(ctx, c, what, step)
     text = render_draft(step.draft, context, k, lang)
     f = k.facts
-    how = ctx.t(f"complaints.escalate.{step.draft}", to=context["to"], body=context["body"],
+    numbers = {f"{key}_{field}": v for key, entry in f.deadlines.items() for field, v in entry.items()
+               if isinstance(v, int)}
+    key = f"complaints.escalate.{step.draft}"
+    if not k.has_text(lang, key):  # worded per regulator
+        key += f".{context['regulator_key']}"
+    how = ctx.t(key, to=body_name(k, lang, c, step.to or c["body"]), body=body_name(k, lang, c),
                 lender=context["lender"], nfra=f.hotlines["nfra"].number, nfra_site=f.hotlines["nfra"].site or "",
-                legal=f.hotlines["legal"].number)
+                legal=f.hotlines["legal"].number, **numbers)
     if step.to is None:  # a follow-up to the same body: ask again after a while
         sent = Button(id=f"cpl:f:{c['id']}", label=ctx.t("complaints.button.followed_up"))
     else:                # a complaint to another body: track it as its own complaint
@@ -462,13 +469,13 @@ def draft_context(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Esc
     parent = rs.complaint(ctx.user_id, c["parent_id"]) if c.get("parent_id") else None
     to_body = step.to or c["body"]
     regulator_key = to_body if to_body in REGULATORS else regulator_for(c.get("lender_kind") or "")
-    d = deadline(c["stage"], _start(c), k.facts.deadlines)
+    d = deadline(c["stage"], _filed(c), k.facts.deadlines)
     out: dict[str, Any] = {
         "lender": c.get("lender") or blank["lender"],
         "has_lender": bool(c.get("lender")),
-        "body": body_name(k, lang, c),
+        "body": body_name(k, lang, c, letter=True),
         "body_key": c["body"],
-        "to": body_name(k, lang, c, to_body),
+        "to": body_name(k, lang, c, to_body, letter=True),
         "to_key": to_body,
         "regulator_key": regulator_key,
         "filed": _date(c["filed_on"], lang),
@@ -482,9 +489,11 @@ def draft_context(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Esc
         "parent": None,
         "name": blank["name"], "phone": blank["phone"], "is_contact": False,
         "acts": [], "period": "", "rules": [], "evidence": [],
+        # Contacts since a stop request: a blank to fill in until the evidence log can count them.
+        "calls_since": blank["count"],
     }
     if parent:
-        out["parent"] = {"body": body_name(k, lang, parent), "filed": _date(parent["filed_on"], lang),
+        out["parent"] = {"body": body_name(k, lang, parent, letter=True), "filed": _date(parent["filed_on"], lang),
                          "ticket": parent.get("ticket") or blank["ticket"], "has_ticket": bool(parent.get("ticket")),
                          "body_key": parent["body"]}
     case = ctx.store.case(ctx.user_id, c["case_id"]) if c.get("case_id") else None

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.actions.assess import Assessment, Incident, assess, render_assessment
+from bot.actions.complaints import track_button
 from bot.actions.drafts import render_drafts
 from bot.actions.registry import ActionContext, action, button, command
 from bot.actions.routing import Route, render_route, route
@@ -112,7 +113,7 @@ def report_outcome(ctx: ActionContext) -> list[Reply]:
     case_id = ctx.store.save_case(ctx.user_id, CASE_KIND, lang, case_data(ctx.slots, o, lang, ctx.now))
     replies = [*findings_replies(o, k, lang), steps_reply(o, k, lang),
                Reply(text=ctx.t("report.out.drafts_title")), *draft_replies(o, k, lang)]
-    buttons = [Button(id="k:l", label=ctx.t("report.out.button_cases"))]
+    buttons = [track_button(k, lang, case_id), Button(id="k:l", label=ctx.t("report.out.button_cases"))]
     buttons += [Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in FOLLOW_UP_TOPICS if t in k.answers]
     closing = ctx.t("report.out.saved", case_id=case_id) + "\n" + ctx.t("not_lawyer")
     replies.append(Reply(text=closing, buttons=tuple(buttons)))
@@ -157,7 +158,7 @@ def case_button(ctx: ActionContext) -> list[Reply]:
     buttons = [Button(id=f"k:d:{case['id']}:{d}", label=_short(ctx.t(f"report.draft.{d}.title")))
                for d in o.drafts]
     buttons += [Button(id=f"k:a:{case['id']}", label=ctx.t("cases.all_drafts")),
-                Button(id="k:l", label=ctx.t("cases.back"))]
+                track_button(k, lang, case["id"]), Button(id="k:l", label=ctx.t("cases.back"))]
     return [Reply(text=title), *findings_replies(o, k, lang), steps_reply(o, k, lang),
             Reply(text=ctx.t("cases.pick_draft"), buttons=tuple(buttons))]
 

@@ -10,8 +10,9 @@ channel name to an async `send(user, replies) -> bool`, for the reminder loop to
 the user's own channel.
 
 `run_services` is the lifecycle behind `python -m bot run | serve | telegram`: start the
-channels, print where they listen, wait for SIGINT/SIGTERM, stop in reverse order (the HTTP
-server first, so no new webhook update arrives while the Telegram application drains).
+channels and the reminder loop (bot/scheduler.py, sending through `ctx.senders`), print
+where they listen, wait for SIGINT/SIGTERM, stop in reverse order (the reminder loop, then
+the HTTP server, so no new webhook update arrives while the Telegram application drains).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from aiohttp import web
+from telegram.error import TelegramError
 
 from bot.config import Settings
 from bot.core.engine import Engine
@@ -60,6 +62,33 @@ class ServerContext:
 
 RouteHook = Callable[[web.Application, ServerContext], None]
 CTX = web.AppKey("ctx", ServerContext)
+
+
+def _start_reminders(engine: Engine, ctx: ServerContext, stop: asyncio.Event) -> asyncio.Task | None:
+    """The reminder loop (bot/scheduler.py), sending through the channels this process runs."""
+    try:
+        from bot.scheduler import Channels, run_scheduler
+    except ImportError:  # no reminder feature in this build
+        return None
+    channels = Channels()
+    for name, send in ctx.senders.items():
+        channels.register(name, send)  # type: ignore[arg-type]
+    return asyncio.create_task(run_scheduler(engine, channels, stop_event=stop), name="reminders")
+
+
+async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run `work` unless a stop signal comes first (then cancel it). True when it finished."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True
 
 
 def optional_hooks(names: Iterable[str] = OPTIONAL_ROUTES) -> list[RouteHook]:
@@ -111,8 +140,10 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     (403 on mismatch); the update is journalled and queued, then 200 at once: the reply is
     sent by the Application through the Bot API, not in this response."""
     tg = request.app[CTX].telegram
-    if tg is None or not tg.webhook_mode or not tg.started:
+    if tg is None or not tg.webhook_mode:
         raise web.HTTPNotFound()
+    if not tg.started:
+        raise web.HTTPServiceUnavailable()  # Telegram retries later
     given = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(given.encode(), tg.secret.encode()):
         log.warning("telegram webhook: wrong or missing secret token")
@@ -138,13 +169,15 @@ async def run_services(settings: Settings, engine: Engine, *, http: bool = True,
             loop.add_signal_handler(sig, stop.set)
     ctx = ServerContext(settings, engine)
     runner: web.AppRunner | None = None
+    reminders: asyncio.Task | None = None
     try:
         if telegram:
             from bot.channels.telegram import TelegramBot
 
             ctx.telegram = TelegramBot(engine, settings)
             ctx.senders["telegram"] = ctx.telegram.send_to_user
-            await ctx.telegram.start()
+            if not await _until_stopped(ctx.telegram.start(), stop):
+                return 0
             mode = "webhook at /telegram" if ctx.telegram.webhook_mode else "long polling"
             print(f"Telegram: {mode}", file=out, flush=True)
         if http:
@@ -156,10 +189,19 @@ async def run_services(settings: Settings, engine: Engine, *, http: bool = True,
                 shown_host, shown_port = address[0], address[1]
                 shown = f"[{shown_host}]" if ":" in shown_host else shown_host
                 print(f"Borrower Guard listening on http://{shown}:{shown_port}", file=out, flush=True)
+        reminders = _start_reminders(engine, ctx, stop)
         await stop.wait()
         print("Stopping…", file=out, flush=True)
         return 0
+    except TelegramError as exc:
+        print(f"Telegram could not start: {type(exc).__name__} (check TELEGRAM_BOT_TOKEN and "
+              "TELEGRAM_API_BASE_URL)", file=sys.stderr, flush=True)
+        return 1
     finally:
+        stop.set()
+        if reminders is not None:  # first: it may be sending through Telegram
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reminders, 30)
         if runner is not None:
             await runner.cleanup()
         if ctx.telegram is not None:

@@ -45,8 +45,10 @@ Drafts
     the text is exactly what the user will send), with a "Send to a chat…" button that opens
     Telegram's chat picker (switch_inline_query_chosen_chat). The inline query is answered
     with the draft of the user who asks, found by (user, draft id, digest of the text), so
-    the user sends it as themselves, without a "Forwarded from" header. Long drafts also
-    come as a .txt document.
+    the user sends it as themselves, without a "Forwarded from" header (Telegram still shows
+    "via @<bot>" on messages sent through inline mode; copying the text avoids even that).
+    Long drafts also come as a .txt document. Inline mode must be switched on for the bot
+    (@BotFather /setinline); getMe tells, and without it drafts come without the button.
 
 Text
     Text is split at paragraph (then line, then sentence) boundaries into parts of at most
@@ -79,6 +81,7 @@ from telegram import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -109,6 +112,7 @@ from bot.actions.registry import COMMANDS
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Button, FileOut, Inbound, Reply
+from bot.core.screens import command_menu
 
 log = logging.getLogger("bot.telegram")
 
@@ -120,12 +124,10 @@ NOOP = "·"                       # callback data of the inert "✓ answer" mark
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
 # Button id prefixes that answer a question (options, controls, review edits, confirmations,
-# language); their keyboard is marked once pressed. Topic/"more"/dialog buttons ("t", "m",
-# "d", "u", ...) are links to content that stay valid, so their keyboards stay.
-ANSWER_PREFIXES = frozenset({"o", "c", "e", "y", "l"})
-CORE_COMMANDS = frozenset({"help", "topics", "lang", "cancel", "back", "skip", "export", "delete"})
-MENU_FIRST = ("start", "help", "report", "cases")
-MENU_LAST = ("topics", "lang", "cancel", "back", "skip", "export", "delete", "privacy")
+# language, a reminder's "again in ..."); their keyboard is marked once pressed. Topic/"more"/
+# dialog/case buttons ("t", "m", "d", "u", "k", ...) are links to content that stay valid, so
+# their keyboards stay.
+ANSWER_PREFIXES = frozenset({"o", "c", "e", "y", "l", "rem"})
 MAX_ATTEMPTS = 5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -396,16 +398,20 @@ def find_drafts(engine: Engine, user: str, query: str, recent: dict[tuple[str, s
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """Concurrent across chats, in order within a chat (see the module docstring).
 
+    `on_arrival` sees each update before it waits for its chat (used to answer button presses
+    at once, even while the chat is still busy with a long paced reply).
+
     max_concurrent_updates is generous because a task waiting for its chat's lock holds a
     slot: with a small bound, one user sending dozens of messages could occupy every slot
     and make other chats wait. Waiting tasks cost only memory; the work in flight is bounded
     by the rate limiter and the pacer.
     """
 
-    def __init__(self, max_concurrent_updates: int = 1024):
+    def __init__(self, max_concurrent_updates: int = 1024, on_arrival: Callable[[object], None] | None = None):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
+        self._on_arrival = on_arrival
 
     @contextlib.asynccontextmanager
     async def chat(self, key: int) -> AsyncIterator[None]:
@@ -422,6 +428,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 del self._locks[key]
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self._on_arrival is not None:
+            self._on_arrival(update)  # synchronous: must not reorder updates before the lock
         key = chat_key(update)
         if key is None:
             await coroutine
@@ -529,7 +537,8 @@ class TelegramBot:
         self.k = engine.k
         self.webhook_mode = bool(settings.telegram_webhook_url) if webhook is None else webhook
         self.secret = webhook_secret(settings)
-        self.processor = ChatOrderedProcessor(max_concurrent_updates)
+        self.processor = ChatOrderedProcessor(max_concurrent_updates, on_arrival=self._on_arrival)
+        self._answering: set[str] = set()       # callback queries answered on arrival
         self.pacer = Pacer(pace)
         self.poll_timeout = poll_timeout
         self.backoff = 0.5                      # first wait after a network error (doubles per retry)
@@ -657,26 +666,9 @@ class TelegramBot:
             log.warning("telegram: could not register commands: %s", type(exc).__name__)
 
     def commands(self, lang: str) -> list[BotCommand]:
-        """The command menu: the commands this engine knows (core ones, dialogs, registered
-        feature commands), described in `lang`; a dialog without its own description is
-        described by its title, and a feature command without one is left out of the menu."""
-        known = set(CORE_COMMANDS) | set(self.engine.commands) | set(COMMANDS)
-        if "bot_privacy" in self.k.answers:
-            known.add("privacy")
-        middle = sorted(c for c in known if c not in MENU_FIRST and c not in MENU_LAST)
-        out = []
-        for name in (*MENU_FIRST, *middle, *MENU_LAST):
-            if name not in known or not re.fullmatch(r"[a-z0-9_]{1,32}", name):
-                continue
-            key = f"telegram.commands.{name}"
-            if self.k.has_text(lang, key):
-                description = self.t(lang, key)
-            elif name in self.engine.commands:
-                description = self.t(lang, self.engine.dialogs[self.engine.commands[name]].title)
-            else:
-                continue
-            out.append(BotCommand(name, description[:256]))
-        return out
+        """The command menu: the same list as /help (bot.core.screens.command_menu)."""
+        menu = command_menu(self.k, lang, self.engine.dialogs, COMMANDS)
+        return [BotCommand(name, text[:256]) for name, text in menu if re.fullmatch(r"[a-z0-9_]{1,32}", name)]
 
     # handlers: what the user did ---------------------------------------------------------
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -693,8 +685,11 @@ class TelegramBot:
         """An inline keyboard button: answer the query at once, then the engine decides."""
         query = update.callback_query
         assert query is not None
-        with contextlib.suppress(TelegramError, NotSent, ChatGone):
-            await self._call(None, query.answer)   # old queries (after a restart) cannot be answered
+        if query.id in self._answering:
+            self._answering.discard(query.id)       # being answered since arrival (see _on_arrival);
+            await asyncio.sleep(0)                  # let that request go out before ours
+        else:
+            await self._answer_query(query)
         try:
             inbound = to_inbound(update)
         except ValidationError:
@@ -704,6 +699,18 @@ class TelegramBot:
         # A message older than 48 hours comes as InaccessibleMessage: handled, but not edited.
         pressed = query.message if isinstance(query.message, Message) else None
         await self.converse(query.message.chat.id, inbound, pressed=pressed)
+
+    def _on_arrival(self, update: object) -> None:
+        """answerCallbackQuery as soon as a press arrives, before it waits for its chat: the
+        user's spinner stops at once even while a long reply is still being paced out."""
+        if isinstance(update, Update) and update.callback_query is not None and self.application.running:
+            query = update.callback_query
+            self._answering.add(query.id)
+            self.application.create_task(self._answer_query(query), update=update)
+
+    async def _answer_query(self, query: CallbackQuery) -> None:
+        with contextlib.suppress(TelegramError, NotSent, ChatGone):
+            await self._call(None, query.answer)   # an old query (after a restart) cannot be answered
 
     async def on_edited_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Edits are not answers: say so, and let the user send the corrected text."""

@@ -238,7 +238,7 @@ class Engine:
                 return [Reply(text=self.k.text(ctx.lang, "cancel.nothing"), kind="notice")]
             return self._apply(self.runner.on_control(state, ctx.lang, name), ctx, state)
         if name == "help":
-            return [screens.help(self.k, ctx.lang, self.dialogs)] + self._reask(state, ctx)
+            return [screens.help(self.k, ctx.lang, self.dialogs, COMMANDS)] + self._reask(state, ctx)
         if name == "topics":
             return [screens.topic_list(self.k, ctx.lang)]
         if name == "lang":
@@ -261,7 +261,7 @@ class Engine:
         if name in COMMANDS:
             return COMMANDS[name](self._action_ctx(ctx, {}, args=args))
         return [Reply(text=self.k.text(ctx.lang, "input.unknown_command", command="/" + name[:30]),
-                      kind="notice"), screens.help(self.k, ctx.lang, self.dialogs), *self._reask(state, ctx)]
+                      kind="notice"), screens.help(self.k, ctx.lang, self.dialogs, COMMANDS), *self._reask(state, ctx)]
 
     def _set_lang(self, lang: str, ctx: Ctx, state: State | None) -> list[Reply]:
         self.store.update_user(ctx.user["id"], lang=lang, lang_source="chosen")

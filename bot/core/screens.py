@@ -5,6 +5,8 @@ Pure functions of the knowledge base; every channel renders the resulting Reply.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.core.models import Button, Reply
 from bot.flow.models import Dialog
 from bot.knowledge.loader import Knowledge
@@ -62,7 +64,35 @@ def topic_list(k: Knowledge, lang: str) -> Reply:
     return Reply(text=k.text(lang, "topics.text"), buttons=buttons, kind="question")
 
 
-def help(k: Knowledge, lang: str, dialogs: dict[str, Dialog]) -> Reply:
-    extra = "\n".join(k.text(lang, "help_dialogs", command=c, title=k.text(lang, d.title))
-                      for d in dialogs.values() for c in d.commands if c != "start")
-    return Reply(text=k.text(lang, "help", extra=extra).rstrip(), kind="text")
+# Order of the command list (/help, the Telegram menu); the rest in between, sorted.
+CORE_COMMANDS = frozenset({"start", "help", "topics", "lang", "cancel", "back", "skip", "export", "delete"})
+MENU_FIRST = ("start", "help", "report", "cases")
+MENU_LAST = ("topics", "lang", "cancel", "back", "skip", "export", "delete", "privacy")
+
+
+def command_menu(k: Knowledge, lang: str, dialogs: dict[str, Dialog],
+                 registered: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(command, description) for every command this bot knows, in menu order.
+
+    Descriptions are the UI strings `commands.<name>`; a dialog's command without one is
+    described by the dialog's title; any other command without one is left out."""
+    by_dialog = {c: d for d in dialogs.values() for c in d.commands}
+    known = set(CORE_COMMANDS) | set(by_dialog) | set(registered)
+    if "bot_privacy" in k.answers:
+        known.add("privacy")
+    middle = sorted(c for c in known if c not in MENU_FIRST and c not in MENU_LAST)
+    out = []
+    for name in (*MENU_FIRST, *middle, *MENU_LAST):
+        if name not in known:
+            continue
+        if k.has_text(lang, f"commands.{name}"):
+            out.append((name, k.text(lang, f"commands.{name}")))
+        elif name in by_dialog:
+            out.append((name, k.text(lang, by_dialog[name].title)))
+    return out
+
+
+def help(k: Knowledge, lang: str, dialogs: dict[str, Dialog], registered: Iterable[str] = ()) -> Reply:
+    lines = [k.text(lang, "help").rstrip()]
+    lines += [f"/{name} {text}" for name, text in command_menu(k, lang, dialogs, registered)]
+    return Reply(text="\n".join(lines), kind="text")
