@@ -10,8 +10,8 @@
         chat.say("/start")
         chat2 = restart(chat)                          # a new engine on the same database file
 
-Everything is real: content/ and dialogs/ from the repo, SQLite in a temporary file, a fixed
-clock (2026-11-29 10:00 in Asia/Shanghai) unless a test passes its own.
+Everything is real: content/ and dialogs/ from the repo, SQLite in a temporary file, and a
+`clock` fixture (a ManualClock at 2026-11-29 10:00 in Asia/Shanghai) that tests can move.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot.app import Loaded, build_engine, fixed_clock, load_content
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
+from bot.scheduler import ManualClock
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 _ids = itertools.count(1)
@@ -74,9 +75,34 @@ class Chat:
         return [b.id for b in screen.buttons] if screen else []
 
     @property
+    def user_id(self) -> int:
+        return self.engine.store.user(self.channel, self.user)["id"]
+
+    def table_rows(self, table: str) -> list[dict]:
+        """This user's rows of a user-owned table, oldest first."""
+        return list(self.engine.store.db.query(f"SELECT * FROM {table} WHERE user_id = ? ORDER BY id",
+                                               [self.user_id]))
+
+    @property
     def labels(self) -> list[str]:
         screen = next((r for r in reversed(self.last) if r.buttons), None)
         return [b.label for b in screen.buttons] if screen else []
+
+
+class Talk(Chat):
+    """A user who chose a language with /lang first; `buttons` spans all the last replies."""
+
+    def __init__(self, engine: Engine, user: str = "u1", lang: str | None = "zh", channel: str = "test"):
+        super().__init__(engine, user=user, channel=channel)
+        if lang:
+            self.say(f"/lang {lang}")
+
+    def say(self, text: str | None = None, choice: str | None = None) -> list[Reply]:  # type: ignore[override]
+        return self.send(text=text, choice=choice)
+
+    @property
+    def buttons(self) -> list[str]:
+        return [b.id for r in self.last for b in r.buttons]
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +116,15 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def make_engine(settings: Settings, loaded: Loaded) -> Callable[..., Engine]:
-    def make(clock: dt.datetime = NOW) -> Engine:
-        return build_engine(settings, clock=fixed_clock(clock), loaded=loaded)
+def clock() -> ManualClock:
+    """The engine's clock: stands at NOW until a test moves it (no sleeps anywhere)."""
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def make_engine(settings: Settings, loaded: Loaded, clock: ManualClock) -> Callable[..., Engine]:
+    def make(at: dt.datetime | None = None) -> Engine:
+        return build_engine(settings, clock=fixed_clock(at) if at else clock, loaded=loaded)
     return make
 
 

@@ -23,63 +23,26 @@ from bot.actions.complaints import (
     track_button,
 )
 from bot.actions.drafts import fmt_date
-from bot.app import Loaded, build_engine
-from bot.config import Settings
+from bot.app import Loaded
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
-from bot.scheduler import ManualClock
 from storage.reminders import ReminderStore, from_iso
+from tests import conftest
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=SH)
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
 
 
-@pytest.fixture
-def engine(settings: Settings, loaded: Loaded, clock: ManualClock) -> Engine:
-    return build_engine(settings, clock=clock, loaded=loaded)
 
 
-class Talk:
-    def __init__(self, engine: Engine, user: str = "u1", lang: str = "zh"):
-        self.engine, self.user, self.n = engine, user, 0
-        self.last: list[Reply] = []
-        self.say(f"/lang {lang}")
-
-    def say(self, text: str | None = None, choice: str | None = None) -> list[Reply]:
-        self.n += 1
-        inbound = Inbound(channel="test", user=self.user, message_id=f"{self.user}-{self.n}", text=text,
-                          choice=choice)
-        self.last = self.engine.handle(inbound)
-        self.engine.ack(inbound)
-        return self.last
-
-    def press(self, button_id: str) -> list[Reply]:
-        return self.say(choice=button_id)
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(r.text for r in self.last)
-
-    @property
-    def buttons(self) -> list[str]:
-        return [b.id for r in self.last for b in r.buttons]
-
-    @property
-    def user_id(self) -> int:
-        return self.engine.store.user("test", self.user)["id"]
-
+class Talk(conftest.Talk):
     def complaints(self) -> list[dict]:
         return ReminderStore(self.engine.store.db).complaints(self.user_id)
 
     def reminders(self) -> list[dict]:
-        return list(self.engine.store.db.query(
-            "SELECT * FROM reminders WHERE user_id = ? ORDER BY id", [self.user_id]))
-
+        return self.table_rows("reminders")
 
 def record(talk: Talk, body: str, filed: str = "2026-11-20", lender: str | None = "快借",
            kind: str | None = "microloan", ticket: str | None = "T-100") -> dict:

@@ -14,11 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import Loaded, build_engine
 from bot.channels.console import run_chat
-from bot.config import Settings
 from bot.core.engine import Engine
-from bot.core.models import Inbound, Reply
+from bot.core.models import Reply
 from bot.scheduler import (
     LEASE,
     SEND_TIMEOUT,
@@ -32,6 +30,7 @@ from bot.scheduler import (
     run_scheduler,
 )
 from storage.reminders import ReminderStore, from_iso, iso
+from tests import conftest
 
 SH = ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2026, 11, 29, 10, 0, tzinfo=SH)
@@ -42,29 +41,13 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
-def engine(settings: Settings, loaded: Loaded, clock: ManualClock) -> Engine:
-    return build_engine(settings, clock=clock, loaded=loaded)
 
 
-class Talk:
+class Talk(conftest.Talk):
     """A user of the "fake" channel talking to the engine."""
 
     def __init__(self, engine: Engine, user: str = "u1", channel: str = "fake"):
-        self.engine, self.user, self.channel, self.n = engine, user, channel, 0
-
-    def say(self, text: str | None = None, choice: str | None = None) -> list[Reply]:
-        self.n += 1
-        inbound = Inbound(channel=self.channel, user=self.user, message_id=f"{self.user}-{self.n}",
-                          text=text, choice=choice)
-        replies = self.engine.handle(inbound)
-        self.engine.ack(inbound)
-        return replies
-
-    @property
-    def user_id(self) -> int:
-        return self.engine.store.user(self.channel, self.user)["id"]
-
+        super().__init__(engine, user=user, lang=None, channel=channel)
 
 def fake(engine: Engine, clock: ManualClock, channel: FakeChannel, name: str = "fake") -> Scheduler:
     channels = Channels()
