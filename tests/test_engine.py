@@ -228,3 +228,18 @@ def test_language_follows_text_until_chosen(engine):
     hinted = Chat(engine, user="b", lang="en-US")
     hinted.say("/help")
     assert "Commands" in hinted.text
+
+
+def test_logs_never_contain_message_text_names_or_numbers(chat: Chat, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret = ["张三丰", "13912345678", "催收打我单位电话好几次"]
+    chat.say("/report")
+    chat.press("o:borrower")
+    chat.say(secret[0])
+    chat.say(secret[2] + "？")
+    chat.say(secret[1])
+    chat.engine.matcher.match(secret[2])
+    text = caplog.text
+    assert not any(s in text for s in secret)
