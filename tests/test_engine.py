@@ -243,3 +243,15 @@ def test_logs_never_contain_message_text_names_or_numbers(chat: Chat, caplog):
     chat.engine.matcher.match(secret[2])
     text = caplog.text
     assert not any(s in text for s in secret)
+
+
+def test_impossible_date_mid_dialog_is_explained_and_nothing_is_lost(chat: Chat, restart):
+    chat.say("/track")
+    chat.press("o:nfra")
+    chat.say("快借")                    # the lender
+    chat.say("2026-02-30")
+    assert "日历上没有这一天" in chat.text
+    chat2 = restart(chat)               # a restart does not lose the answers so far
+    chat2.say("2026-11-20")
+    session = chat2.engine.store.session(chat2.user_id)
+    assert session["slots"]["lender_name"] == "快借" and session["slots"]["filed_on"] == "2026-11-20"
