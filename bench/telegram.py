@@ -4,7 +4,7 @@ with a peer written the idiomatic python-telegram-bot way, on the same fake Bot 
     python bench/telegram.py [--users 20] [--runs 5] [--latency-ms 0,5] [--latency-users 8]
 
 Ours: Application + ChatOrderedProcessor + JournalQueue + Engine + SQLite file (WAL), as in
-production (bot/channels/telegram.py). Peer: Application + ConversationHandler +
+production (bot/channels/telegram/). Peer: Application + ConversationHandler +
 PicklePersistence (bench/peers/telegram_ptb.py), PTB's default sequential processing. Both
 play the same /report dialog (same questions, buttons, branches, findings and drafts) through
 an injected BaseRequest that answers every Bot API call in process, after `--latency-ms`

@@ -181,6 +181,8 @@ _EN_VARIANTS: dict[str, str] = {
     "instalment": "instal", "licens": "licence", "license": "licence", "delet": "delete",
     "suicid": "suicide", "complain": "complaint", "threat": "threaten", "msg": "messag",
     "photoshop": "photoshopp", "pic": "photo", "pict": "photo", "picture": "photo",
+    # Short -ing forms the stemmer leaves alone, and the other verbs for a phone call.
+    "suing": "sue", "rang": "call", "ring": "call", "rung": "call", "dept": "department",
 }
 
 #: English thesaurus: groups of words and phrases used interchangeably, first one canonical.
@@ -189,7 +191,9 @@ _EN_VARIANTS: dict[str, str] = {
 _EN_GROUPS: tuple[tuple[str, ...], ...] = (
     ("boss", "manager", "supervisor", "superior", "team leader"),
     ("hr", "human resources", "personnel"),
-    ("workplace", "office", "work", "job", "company", "employer", "front desk", "reception"),
+    # Not bare "company": a loan, collection or asset management company is no workplace.
+    ("workplace", "office", "work", "job", "employer", "front desk", "reception", "my company",
+     "our company", "the company i work", "company i work", "where i work"),
     ("colleague", "coworker", "co-worker", "workmate"),
     ("parent", "mom", "mum", "mother", "dad", "father", "parents"),
     ("spouse", "wife", "husband", "partner"),
@@ -197,7 +201,7 @@ _EN_GROUPS: tuple[tuple[str, ...], ...] = (
     ("child", "kid", "kids", "son", "daughter", "children"),
     ("friend", "classmate", "buddy", "mate"),
     ("contact list", "contacts", "phonebook", "address book", "phone book"),
-    ("police", "cop", "cops", "officer", "110"),
+    ("police", "cop", "cops", "officer", "110", "public security", "psb"),
     ("jail", "prison", "arrest", "arrested", "locked up", "lock up", "detained", "detention",
      "criminal", "crime", "custody"),
     ("court", "judge", "hearing", "trial"),
@@ -213,17 +217,27 @@ _EN_GROUPS: tuple[tuple[str, ...], ...] = (
     ("record", "recording", "taping"),
     ("evidence", "proof", "prove"),
     ("screenshot", "screen shot", "screenshots"),
-    ("complaint", "complain", "report"),
-    ("no response", "no reply", "no answer", "nothing happened", "went nowhere", "ignored",
-     "still waiting", "heard nothing", "not answered", "no result", "no progress", "no use",
-     "useless", "did nothing", "nobody is doing anything"),
+    # "report" counts too, but not in "credit report": see _EN_PATTERNS.
+    ("complaint", "complain"),
+    # Not bare "ignore": "what if i ignore the summons" is no unanswered complaint.
+    ("no response", "no reply", "no answer", "nothing happened", "went nowhere", "got ignored",
+     "was ignored", "been ignored", "they ignored", "ignored my", "still waiting",
+     "heard nothing", "not answered", "no result", "no progress", "no use", "useless",
+     "did nothing", "nobody is doing anything", "never replied", "never responded",
+     "never answered", "never heard back", "never got back", "nobody got back",
+     "no one got back", "didnt reply", "didnt respond", "nothing changed", "never did",
+     "no feedback"),
     ("delete", "remove", "erase", "wipe"),
     ("personal data", "personal information", "personal info", "my data", "my info", "my details"),
     ("night", "midnight", "late night", "early morning", "2am", "3am", "after 10pm", "at night"),
     ("nonstop", "all day", "every hour", "constantly", "times a day", "spam", "spamming",
-     "bombing", "flood", "non stop", "over and over"),
+     "bombing", "flood", "non stop", "over and over", "wont stop", "calls a day",
+     "calls per day", "times per day", "every few minutes", "every minute", "every minutes",
+     "calls an hour", "times an hour"),
     ("home", "house", "my place", "door", "doorstep", "apartment", "flat"),
-    ("visit", "show up", "showed up", "knock", "knocking", "came to", "come to", "turn up"),
+    # Only people show up *at* a place: "will it show up on my credit report" is no visit.
+    ("visit", "show up at", "showed up at", "turn up at", "turned up at", "showed up outside",
+     "knock", "knocking", "banging on", "came to", "come to", "coming to"),
     ("scam", "scammer", "fraud", "fraudster", "con", "swindle"),
     ("personal account", "private account", "individual account", "personal bank account",
      "personal alipay", "personal wechat", "private card"),
@@ -235,22 +249,37 @@ _EN_GROUPS: tuple[tuple[str, ...], ...] = (
      "pay in parts", "pay in installments", "spread the payments"),
     ("extension", "more time", "delay", "postpone", "defer", "grace period", "extend"),
     ("negotiate", "negotiation", "work out a deal", "settle", "settlement", "arrangement"),
-    ("licence", "license", "licensed", "registered", "legit", "legitimate", "regulated",
-     "authorized", "authorised", "verify"),
-    ("transferred", "sold", "assigned", "bought my debt", "new creditor", "own my loan",
-     "outsourced", "handed over", "transfer"),
+    # Not "legit" or "verify": a lawyer's letter, a summons or a collector can be legit too.
+    ("licence", "license", "licensed", "registered", "regulated", "authorized", "authorised",
+     "permit", "legit lender", "legit app", "legit platform", "legal lender"),
+    # Only a *debt* changes hands here: "transfer money to his account" is a payment.
+    ("debt transferred", "debt was transferred", "loan transferred", "loan was transferred",
+     "transferred my debt", "transferred my loan", "debt transfer", "debt sold", "debt was sold",
+     "debt got sold", "loan got sold", "loan was sold", "sold my debt", "sold my loan",
+     "assigned", "bought my debt", "new creditor", "owns my loan", "owns my debt",
+     "own my loan", "outsourced", "handed over", "took over my loan", "took over my debt"),
     ("suicide", "kill myself", "end it all", "end my life", "want to die", "give up",
      "cant take it", "hopeless", "no way out", "disappear", "ending it", "not want to live",
-     "dont want to live"),
+     "dont want to live", "ending my life", "take my life", "be alive", "no point living",
+     "no point in living", "not worth living", "jump off", "jumping off", "better off dead"),
     ("free", "pro bono", "no money for a lawyer", "cant afford", "afford"),
     ("lawyer", "attorney", "legal advice", "legal help", "legal aid", "law firm"),
     ("fake", "forged", "forgery", "counterfeit", "not real", "real or fake", "legit or not"),
+    ("seal", "stamp", "official seal", "chop"),
+    ("obscene", "nude", "naked", "porn", "sexual"),
+    # Claiming to be police, court or lawyer: see _EN_PATTERNS ("pretending to be a debt
+    # collector" is a scam, not this).
+    ("impersonate", "impersonating", "posing as", "impersonation"),
     ("jobless", "lost my job", "unemployed", "laid off", "no income"),
     ("dismiss", "fire", "fired", "terminate", "sack", "sacked", "let go", "lose my job",
      "resign", "dismissal"),
 )
 
 _ZH_SYNONYM: dict[str, str] = {w: g[0] for g in _ZH_GROUPS for w in g}
+#: 还 is a stop word ("still"), but it means "repay" after these words or before the end of a
+#: clause: 要不要还, 还需要还吗, 可以不还吗, 还了好多倍 (and not 还打电话, 还显示逾期).
+_ZH_REPAY_BEFORE = _words("要 不要 还要 不 需要 用 还用 得 必须 该 应该 再 继续 先 没 会 能")
+_ZH_REPAY_AFTER = _words("吗 么 嘛 呢 了 啊 吧 呀 不 没 完 清 钱 款")
 _ZH_STOP_CHARS = frozenset(w for w in _ZH_STOP if len(w) == 1)
 #: English small talk, removed before matching: "thank you" must not reach the bot_privacy
 #: topic through "you", nor "good night" the call-hours topic through "night".
@@ -258,6 +287,23 @@ _SMALLTALK = re.compile(
     r"\b(?:thank(?:s| you| u)?|thx|good ?(?:morning|afternoon|evening|night|day)|bye|"
     r"see (?:you|ya)|nice to meet you|how are you|who are you|what are you|what can you do|"
     r"hello|hi|hey)\b")
+#: Patterns with numbers no word list can hold, as thesaurus features: a clock time (11pm,
+#: 3 am, 6 in the morning) is about call hours, a count of calls per day or an interval of
+#: minutes about call frequency.
+_EN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b\d{1,2}(?: \d\d)? ?(?:am|pm)\b|\b\d{1,2} (?:oclock|at night|in the morning)\b"),
+     "clock"),
+    (re.compile(r"\b\d+ (?:calls?|times|texts?|messages?|sms) (?:a|per|an|each|every) "
+                r"(?:day|hour|minute|night)\b|\bevery \d+ (?:min|mins|minutes?|seconds?|hours?)\b"),
+     "nonstop"),
+    (re.compile(r"(?<!credit )\breport(?:s|ed|ing)?\b"), "complaint"),
+    (re.compile(r"\b(?:pretend\w*|claim\w*|says?|said|saying|acting|posing)"
+                r"(?: to be| like| as| (?:he|she|they|hes|shes|theyre|its|it)"
+                r"(?: is| was| are| were| s)?)(?: really| actually)?(?: from)?(?: a| an| the)?"
+                r"(?: local)? (?:police|cops?|officers?|court|judges?|lawyers?|attorneys?|"
+                r"prosecutors?|procuratorate|public security|psb|law firm|government)\b"
+                r"|\breally from the (?:police|court)\b"), "impersonate"),
+)
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _PUNCT = re.compile(r"[^\w\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -281,7 +327,9 @@ def stem(word: str) -> str:
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ments", ""), ("ment", ""),
                          ("ness", ""), ("ings", ""), ("ing", ""), ("ied", "y"), ("ed", ""),
                          ("ers", "er"), ("ly", ""), ("es", "e"), ("s", "")):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+        # -ly only on adverbs (legally, constantly): apply, reply, family are no adverbs.
+        keep = 5 if suffix == "ly" else 3
+        if w.endswith(suffix) and len(w) - len(suffix) >= keep:
             if suffix == "s" and (w.endswith(("ss", "us", "is"))):
                 continue
             w = w[: len(w) - len(suffix)] + repl
@@ -419,10 +467,11 @@ class _Analyzer:
             if not CJK.search(chunk):
                 en_seq.extend(self.en_stems(chunk))
                 continue
-            for tok in self.segmenter.cut(chunk):
-                tok = tok.strip()
-                if not tok:
-                    continue
+            toks = [t for t in (t.strip() for t in self.segmenter.cut(chunk)) if t]
+            for i, tok in enumerate(toks):
+                if tok == "还" and (i == len(toks) - 1 or toks[i + 1] in _ZH_REPAY_AFTER
+                                   or (i and toks[i - 1] in _ZH_REPAY_BEFORE)):
+                    feats["s:还"] += _W_SYNONYM  # its own feature: "(must I) repay?"
                 if CJK.search(tok):
                     if tok not in _ZH_STOP:
                         feats["w:" + tok] += _W_WORD
@@ -440,8 +489,12 @@ class _Analyzer:
                     continue
                 feats["z:" + pair] += _W_ZH_BIGRAM
         # English words, thesaurus groups, word bigrams and in-word character trigrams.
-        for phrase in _EN_PHRASE_RE.findall(" ".join(_ASCII_WORD.findall(norm.replace("'", "")))):
+        words = " ".join(_ASCII_WORD.findall(norm.replace("'", "")))
+        for phrase in _EN_PHRASE_RE.findall(words):
             feats["s:" + _EN_PHRASE[phrase]] += _W_SYNONYM
+        for pattern, canon in _EN_PATTERNS:
+            if pattern.search(words):
+                feats["s:" + canon] += _W_SYNONYM
         for i, s in enumerate(en_seq):
             feats["w:" + s] += _W_WORD
             for canon in _EN_GROUP_STEM.get(s, ()):

@@ -1,36 +1,8 @@
-"""Telegram: the whole bot through python-telegram-bot 22, by long polling or a webhook.
+"""TelegramBot: the Application, its handlers, delivery of Replies, the command menu, lifecycle.
 
-The adapter stays thin: a Telegram update becomes an `Inbound`, `Engine.handle` decides
-everything, and each `Reply` becomes Bot API calls. What is Telegram-specific lives here:
-
-Durability (nothing the user sent is lost, nothing is answered twice)
-    Every update that carries a user message or a button press is journalled in the
-    engine's inbox (status "received", with the Inbound as payload) *as it enters the
-    Application's update queue* (`JournalQueue.put`). In polling mode PTB's Updater puts a
-    whole getUpdates batch into the queue before the next getUpdates call confirms it to
-    Telegram, so an update is durable before Telegram forgets it. In webhook mode the HTTP
-    handler puts the update into the same queue before it answers 200 (bot/channels/http.py).
-    At start-up `Engine.recover("telegram")` hands back what was journalled but never
-    handled (it is handled now) and replies that were never confirmed sent; they are
-    delivered before the bot takes new updates. Replies are acknowledged (`Engine.ack`)
-    only after Telegram accepted them, so delivery is at least once; a duplicate update
-    (same update_id) is answered from the inbox once and then ignored.
-
-Order (per chat) with concurrency (across chats)
-    `ChatOrderedProcessor` is a BaseUpdateProcessor that runs each update under an asyncio
-    lock of its chat. PTB starts update tasks in arrival order and asyncio locks and
-    semaphores wake waiters first-in first-out, so updates of one chat run one after
-    another in order, while other chats run concurrently (PTB's plain concurrent mode
-    would let a fast second message overtake a slow first one inside a conversation).
-    The engine itself is synchronous and fast (SQLite, ~1 ms), so it runs on the event
-    loop; what overlaps between chats is the network I/O of sending.
-
-Flood control
-    AIORateLimiter is the backstop for the bot-wide limit (30 messages/s, 20/min per
-    group). On top, `Pacer` keeps about one message a second to the same chat when a reply
-    takes several messages. A RetryAfter (429) is honoured per chat by `_call`: that chat's
-    delivery sleeps for retry_after and tries again, while other chats carry on. Any failure
-    to reach one user is logged (ids and types only) and never stops the others.
+All Bot API I/O is here; what it sends is built by render.py (text, keyboards) and inline.py
+(draft sharing), updates are journalled and ordered per chat by processor.py, and messages
+to one chat are paced by pacing.py.
 
 Buttons
     callback_data is the engine's short button id (<= 64 bytes) and nothing else; the
@@ -40,21 +12,9 @@ Buttons
     (same buttons, new ticks); when a question is answered by typing instead, its
     keyboard is removed when the next question is sent.
 
-Drafts
-    A draft (Reply kind "draft") is sent as its own plain-text message (no parse mode, so
-    the text is exactly what the user will send), with a "Send to a chat…" button that opens
-    Telegram's chat picker (switch_inline_query_chosen_chat). The inline query is answered
-    with the draft of the user who asks, found by (user, draft id, digest of the text), so
-    the user sends it as themselves, without a "Forwarded from" header (Telegram still shows
-    "via @<bot>" on messages sent through inline mode; copying the text avoids even that).
-    Long drafts also come as a .txt document. Inline mode must be switched on for the bot
-    (@BotFather /setinline); getMe tells, and without it drafts come without the button.
-
-Text
-    Text is split at paragraph (then line, then sentence) boundaries into parts of at most
-    4096 UTF-16 code units, the unit Telegram counts, *before* it is HTML-escaped: the
-    limit applies to the text after entity parsing, so escaping cannot push a part over it,
-    and a user-typed lender name with `<`, `&`, `_` or `*` is shown as typed.
+Flood control (see pacing.py)
+    `_call` paces messages to a chat, honours a RetryAfter (429) for that chat only, and
+    retries network errors with backoff; the AIORateLimiter is the bot-wide backstop.
 
 Logs carry update ids, chat ids, method names and error types, never message text.
 """
@@ -63,17 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import hashlib
-import hmac
-import html
 import logging
 import re
-import time
 import traceback
-import warnings
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -84,13 +38,8 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    InlineQueryResultArticle,
-    InlineQueryResultsButton,
     InputFile,
-    InputTextMessageContent,
-    LinkPreviewOptions,
     Message,
-    SwitchInlineQueryChosenChat,
     Update,
 )
 from telegram.constants import ParseMode
@@ -99,7 +48,6 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    BaseUpdateProcessor,
     CallbackQueryHandler,
     ContextTypes,
     InlineQueryHandler,
@@ -109,236 +57,38 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.actions.registry import COMMANDS
+from bot.channels.telegram.inbound import CHANNEL, lang_of, to_inbound
+from bot.channels.telegram.inline import (
+    LONG_DRAFT,
+    find_drafts,
+    inline_results,
+    open_bot_button,
+    remember_draft,
+    share_button,
+    user_row,
+)
+from bot.channels.telegram.pacing import Pacer, retry_seconds
+from bot.channels.telegram.processor import ChatOrderedProcessor, JournalQueue
+from bot.channels.telegram.render import (
+    MAX_CAPTION,
+    NO_PREVIEW,
+    answered_marker,
+    answers_question,
+    keyboard,
+    keyboard_ids,
+    split_text,
+    to_html,
+)
+from bot.channels.telegram.webhook import webhook_secret
 from bot.config import Settings
 from bot.core.engine import Engine
-from bot.core.models import Button, FileOut, Inbound, Reply
+from bot.core.models import FileOut, Inbound, Reply
 from bot.core.screens import command_menu
 
 log = logging.getLogger("bot.telegram")
 
-CHANNEL = "telegram"
-MAX_UNITS = 4096                 # a message's text, in UTF-16 code units
-MAX_CAPTION = 1024
-LONG_DRAFT = 1500                # characters: longer drafts also come as a .txt document
-NOOP = "·"                       # callback data of the inert "✓ answer" marker button
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
-# Button id prefixes that answer a question (options, controls, review edits, confirmations,
-# language, a reminder's "again in ..."); their keyboard is marked once pressed. Topic/"more"/
-# dialog/case buttons ("t", "m", "d", "u", "k", ...) are links to content that stay valid, so
-# their keyboards stay.
-ANSWER_PREFIXES = frozenset({"o", "c", "e", "y", "l", "rem"})
 MAX_ATTEMPTS = 5
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-# --- pure helpers ---------------------------------------------------------------------------
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is 2)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-_SENTENCE = re.compile(r"(?<=[。！？；.!?;])")
-
-
-def split_text(text: str, limit: int = MAX_UNITS) -> list[str]:
-    """Cut `text` into parts of at most `limit` UTF-16 units, at paragraph boundaries where
-    possible, then at line ends, then after sentence ends, and only as a last resort inside
-    a sentence (never inside a surrogate pair). Parts keep their own text exactly; the
-    separators at the cuts are dropped. Whitespace-only parts are dropped."""
-    if utf16_len(text) <= limit:
-        return [text] if text.strip() else []
-    return [p for p in _split(text, limit, ("\n\n", "\n", None)) if p.strip()]
-
-
-def _split(text: str, limit: int, seps: tuple[str | None, ...]) -> list[str]:
-    if utf16_len(text) <= limit:
-        return [text]
-    if not seps:
-        return _hard_cut(text, limit)
-    sep, rest = seps[0], seps[1:]
-    pieces = _SENTENCE.split(text) if sep is None else text.split(sep)
-    joiner = "" if sep is None else sep
-    out: list[str] = []
-    current: str | None = None
-    for piece in pieces:
-        for small in _split(piece, limit, rest):
-            if current is None:
-                current = small
-            elif utf16_len(current) + utf16_len(joiner) + utf16_len(small) <= limit:
-                current += joiner + small
-            else:
-                out.append(current)
-                current = small
-    if current is not None:
-        out.append(current)
-    return out
-
-
-def _hard_cut(text: str, limit: int) -> list[str]:
-    out, current, units = [], [], 0
-    for ch in text:
-        n = 2 if ord(ch) > 0xFFFF else 1
-        if units + n > limit:
-            out.append("".join(current))
-            current, units = [], 0
-        current.append(ch)
-        units += n
-    if current:
-        out.append("".join(current))
-    return out
-
-
-def to_html(part: str, bold_first_line: bool = False) -> str:
-    """One part of a message in Telegram HTML: everything escaped, optionally the first line
-    (an answer's title) in bold."""
-    if bold_first_line:
-        first, nl, rest = part.partition("\n")
-        if first.strip():
-            return f"<b>{html.escape(first, quote=False)}</b>{nl}{html.escape(rest, quote=False)}"
-    return html.escape(part, quote=False)
-
-
-def _width(label: str) -> int:
-    return sum(2 if ord(c) > 0x2E80 else 1 for c in label)
-
-
-def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
-    """An inline keyboard: answer buttons two to a row when both labels are short, one per
-    row otherwise; the controls (Done, Skip, Back, Stop) together on the last row."""
-    usable = [b for b in buttons if 0 < len(b.id.encode()) <= 64 and b.label]
-    if len(usable) < len(buttons):
-        log.warning("dropped %d button(s) with an unusable id", len(buttons) - len(usable))
-    if not usable:
-        return None
-    main = [b for b in usable if not b.id.startswith("c:")]
-    controls = [b for b in usable if b.id.startswith("c:")]
-    rows: list[list[InlineKeyboardButton]] = []
-    row: list[InlineKeyboardButton] = []
-    for b in main:
-        button = InlineKeyboardButton(b.label, callback_data=b.id)
-        if _width(b.label) > 16:
-            if row:
-                rows.append(row)
-                row = []
-            rows.append([button])
-            continue
-        row.append(button)
-        if len(row) == 2:
-            rows.append(row)
-            row = []
-    if row:
-        rows.append(row)
-    for i in range(0, len(controls), 3):
-        rows.append([InlineKeyboardButton(b.label, callback_data=b.id) for b in controls[i:i + 3]])
-    return InlineKeyboardMarkup(rows)
-
-
-def keyboard_ids(message: Message) -> list[str]:
-    markup = message.reply_markup
-    if markup is None:
-        return []
-    return [b.callback_data for row in markup.inline_keyboard for b in row if isinstance(b.callback_data, str)]
-
-
-def button_label(message: Message, data: str) -> str | None:
-    markup = message.reply_markup
-    for row in markup.inline_keyboard if markup else ():
-        for b in row:
-            if b.callback_data == data:
-                return b.text
-    return None
-
-
-def lang_of(code: str | None) -> str | None:
-    short = (code or "").lower()[:2]
-    return short if short in ("zh", "en") else None
-
-
-def attachment_kind(message: Message) -> str | None:
-    """What the user sent besides text, in the Inbound's words; None for service messages."""
-    if message.photo:
-        return "photo"
-    if message.voice or message.audio:
-        return "voice"
-    if message.video or message.video_note or message.animation:
-        return "video"
-    if message.document:
-        return "file"
-    if message.sticker:
-        return "sticker"
-    if message.location or message.venue:
-        return "location"
-    if message.effective_attachment is not None:
-        return "other"
-    return None
-
-
-def inbox_id(update: Update, user: str) -> str:
-    """The inbox dedup key: the update_id, qualified by the user. Telegram restarts update ids
-    at a random value after a week without updates; the user id keeps such a restart from
-    colliding with an old id of someone else."""
-    return f"{update.update_id}:{user}"
-
-
-def to_inbound(update: Update) -> Inbound | None:
-    """A private chat's message or button press as the engine's Inbound; None for anything
-    the engine does not handle (groups, inline queries, edits, service messages, the inert
-    marker button)."""
-    query = update.callback_query
-    if query is not None:
-        data = query.data
-        if not isinstance(data, str) or not data or data == NOOP or len(data) > 64:
-            return None
-        if query.message is None or query.message.chat.type != "private":
-            return None  # our buttons live on private chat messages only
-        user = str(query.from_user.id)
-        return Inbound(channel=CHANNEL, user=user, message_id=inbox_id(update, user), choice=data,
-                       lang_hint=query.from_user.language_code)
-    message = update.message
-    if message is None or message.chat.type != "private" or message.from_user is None:
-        return None
-    text = message.text if message.text is not None else message.caption
-    kind = None if message.text is not None else attachment_kind(message)
-    if text is None and kind is None:
-        return None
-    user = str(message.from_user.id)
-    return Inbound(channel=CHANNEL, user=user, message_id=inbox_id(update, user), text=text,
-                   attachment=kind, lang_hint=message.from_user.language_code)  # type: ignore[arg-type]
-
-
-def chat_key(update: object) -> int | None:
-    """The ordering key of an update: its chat (or, lacking one, its user); None: unordered."""
-    if not isinstance(update, Update) or update.inline_query is not None:
-        return None
-    if update.effective_chat is not None:
-        return update.effective_chat.id
-    return update.effective_user.id if update.effective_user else None
-
-
-def draft_digest(text: str) -> str:
-    """A short fingerprint of a draft's text: the share button's query names the exact text."""
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def webhook_secret(settings: Settings) -> str:
-    """TELEGRAM_WEBHOOK_SECRET, or one derived from the token: a webhook is never left without
-    a secret, since a forged update could act as any user (for example confirm /delete)."""
-    if settings.telegram_webhook_secret:
-        secret = settings.telegram_webhook_secret
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -")
-        return secret
-    token = (settings.telegram_bot_token or "").encode()
-    return hmac.new(token, b"borrower-guard telegram webhook", hashlib.sha256).hexdigest()
-
-
-def retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
 def quiet_library_loggers() -> None:
@@ -350,159 +100,6 @@ def quiet_library_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.level < logging.INFO:  # also NOTSET: a DEBUG root must not reach PTB's update dumps
             logger.setLevel(logging.INFO)
-
-
-# --- drafts for inline sharing ---------------------------------------------------------------
-
-def _user_row(engine: Engine, user: str) -> dict | None:
-    """The user's row without creating one (Store.user would create it)."""
-    rows = list(engine.store.db.query(
-        "SELECT id, lang, lang_source FROM users WHERE channel = ? AND external_id = ?", [CHANNEL, user]))
-    return rows[0] if rows else None
-
-
-def find_drafts(engine: Engine, user: str, query: str, recent: dict[tuple[str, str], tuple[str, str]] | None = None,
-                max_cases: int = 20) -> list[tuple[str, str]]:
-    """The drafts the inline query `query` ("<draft id> <digest>") asks for, as (draft id, text),
-    looked up only among the drafts of `user` (the Telegram user who typed the query).
-
-    Order of lookup: the drafts this process sent recently (also those re-rendered by /cases),
-    then the drafts stored with the user's saved cases (report.py stores them as
-    case data["drafts"]: {draft id: text}), newest first. An empty query gives the drafts of
-    the latest case; a digest that matches nothing gives nothing rather than a different text.
-    """
-    words = query.split()
-    draft_id = words[0] if words else ""
-    digest = words[1] if len(words) > 1 else ""
-    if recent and digest and (user, digest) in recent:
-        return [recent[(user, digest)]]
-    row = _user_row(engine, user)
-    if row is None:
-        return []
-    cases = [c for c in engine.store.cases(row["id"]) if isinstance(c["data"].get("drafts"), dict)][:max_cases]
-    for case in cases:
-        for did, text in case["data"]["drafts"].items():
-            if not isinstance(text, str):
-                continue
-            if digest and draft_digest(text) == digest:
-                return [(did, text)]
-            if not digest and did == draft_id:
-                return [(did, text)]
-    if not draft_id and cases:
-        return [(d, t) for d, t in cases[0]["data"]["drafts"].items() if isinstance(t, str)]
-    return []
-
-
-# --- the update pipeline -------------------------------------------------------------------
-
-class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Concurrent across chats, in order within a chat (see the module docstring).
-
-    `on_arrival` sees each update before it waits for its chat (used to answer button presses
-    at once, even while the chat is still busy with a long paced reply).
-
-    max_concurrent_updates is generous because a task waiting for its chat's lock holds a
-    slot: with a small bound, one user sending dozens of messages could occupy every slot
-    and make other chats wait. Waiting tasks cost only memory; the work in flight is bounded
-    by the rate limiter and the pacer.
-    """
-
-    def __init__(self, max_concurrent_updates: int = 1024, on_arrival: Callable[[object], None] | None = None):
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
-        self._on_arrival = on_arrival
-
-    @contextlib.asynccontextmanager
-    async def chat(self, key: int) -> AsyncIterator[None]:
-        """Hold the chat's lock (also used for start-up recovery and scheduled deliveries)."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key]
-                del self._locks[key]
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        if self._on_arrival is not None:
-            self._on_arrival(update)  # synchronous: must not reorder updates before the lock
-        key = chat_key(update)
-        if key is None:
-            await coroutine
-            return
-        async with self.chat(key):
-            await coroutine
-
-    async def initialize(self) -> None:
-        """Nothing to set up: locks are made per chat on demand and dropped when idle."""
-
-    async def shutdown(self) -> None:
-        """Nothing to free."""
-
-    @property
-    def active_chats(self) -> int:
-        return len(self._locks)
-
-
-class JournalQueue(asyncio.Queue):
-    """The Application's update queue; every update is journalled as it is put in.
-
-    Both ways in go through here: the Updater's polling loop (before it confirms the batch
-    to Telegram with the next getUpdates offset) and our webhook handler (before it answers
-    200). A failure to journal is logged and the update is still queued: the engine
-    journals it again when it handles it.
-    """
-
-    def __init__(self, journal: Callable[[Update], None]):
-        super().__init__()
-        self._journal = journal
-
-    def _record(self, item: object) -> None:
-        if isinstance(item, Update):
-            try:
-                self._journal(item)
-            except Exception as exc:
-                log.error("journal failed for update %s: %s", item.update_id, type(exc).__name__)
-
-    async def put(self, item: object) -> None:
-        self._record(item)
-        await super().put(item)
-
-    def put_nowait(self, item: object) -> None:
-        self._record(item)
-        super().put_nowait(item)
-
-
-class Pacer:
-    """About one message a second to the same chat: the Bot API FAQ's limit for one chat.
-
-    The first message to an idle chat goes at once; each further one waits until `interval`
-    has passed since the previous one. `clock` and `sleep` are injectable for tests.
-    """
-
-    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep):
-        self.interval = interval
-        self.clock = clock
-        self.sleep = sleep
-        self._last: OrderedDict[int, float] = OrderedDict()
-
-    async def wait(self, chat_id: int) -> None:
-        if self.interval <= 0:
-            return
-        last = self._last.get(chat_id)
-        if last is not None:
-            delay = last + self.interval - self.clock()
-            if delay > 0:
-                await self.sleep(delay)
-        self._last[chat_id] = self.clock()
-        self._last.move_to_end(chat_id)
-        while len(self._last) > 10_000:
-            self._last.popitem(last=False)
 
 
 class ChatGone(Exception):
@@ -737,19 +334,11 @@ class TelegramBot:
         assert query is not None
         user = str(query.from_user.id)
         lang = self.user_lang(user, query.from_user.language_code)
-        results = []
-        for draft_id, text in find_drafts(self.engine, user, query.query, self.recent)[:10]:
-            title = self.draft_title(draft_id, lang)
-            parts = split_text(text)
-            digest = draft_digest(text)
-            for n, part in enumerate(parts, 1):
-                label = title if len(parts) == 1 else self.t(lang, "telegram.inline.part", title=title, n=n,
-                                                             total=len(parts))
-                results.append(InlineQueryResultArticle(
-                    id=f"{digest}-{n}", title=label[:200], description=part[:120],
-                    input_message_content=InputTextMessageContent(part, link_preview_options=NO_PREVIEW)))
-        button = None if results else InlineQueryResultsButton(text=self.t(lang, "telegram.inline.open")[:64],
-                                                               start_parameter="drafts")
+        results = inline_results(
+            find_drafts(self.engine, user, query.query, self.recent)[:10],
+            title_of=lambda draft_id: self.draft_title(draft_id, lang),
+            part_title=lambda title, n, total: self.t(lang, "telegram.inline.part", title=title, n=n, total=total))
+        button = None if results else open_bot_button(self.t(lang, "telegram.inline.open"))
         with contextlib.suppress(TelegramError, NotSent, ChatGone):
             await self._call(None, query.answer, results=results[:50], cache_time=0, is_personal=True, button=button)
 
@@ -764,11 +353,11 @@ class TelegramBot:
     async def converse(self, chat_id: int, inbound: Inbound, pressed: Message | None = None) -> None:
         """Engine in, messages out, ack when Telegram has them. `pressed`: the message whose
         button was pressed (its keyboard is marked, or the screen edited in place)."""
-        before = _user_row(self.engine, inbound.user)
+        before = user_row(self.engine, inbound.user)
         replies = self.engine.handle(inbound)
         if not replies:  # a duplicate already answered and delivered
             return
-        after = _user_row(self.engine, inbound.user)
+        after = user_row(self.engine, inbound.user)
         lang = (after or {}).get("lang") or lang_of(inbound.lang_hint) or self.settings.bot_default_lang
         delivered = False
         if pressed is not None and inbound.choice:
@@ -803,9 +392,8 @@ class TelegramBot:
                 log.info("telegram: edit in place failed (%s); sending instead", type(exc).__name__)
             except (TelegramError, NotSent, ChatGone):
                 pass
-        if choice.partition(":")[0] in ANSWER_PREFIXES:
-            label = (button_label(pressed, choice) or "").removeprefix("✓ ").strip() or "✓"
-            marker = InlineKeyboardMarkup([[InlineKeyboardButton(f"✓ {label}", callback_data=NOOP)]])
+        if answers_question(choice):
+            marker = answered_marker(pressed, choice)
             await self._quietly(self._call(None, self.application.bot.edit_message_reply_markup, chat_id=chat_id,
                                            message_id=pressed.message_id, reply_markup=marker))
             if self.open_keyboards.get(chat_id) == pressed.message_id:
@@ -877,15 +465,8 @@ class TelegramBot:
         parts = split_text(text) or ["…"]
         rows: list[list[InlineKeyboardButton]] = []
         if reply.draft_id and self.inline:
-            digest = draft_digest(text)
-            self.recent[(user, digest)] = (reply.draft_id, text)
-            self.recent.move_to_end((user, digest))
-            while len(self.recent) > 2000:
-                self.recent.popitem(last=False)
-            rows.append([InlineKeyboardButton(self.t(lang, "telegram.share"), switch_inline_query_chosen_chat=(
-                SwitchInlineQueryChosenChat(query=f"{reply.draft_id} {digest}", allow_user_chats=True,
-                                            allow_group_chats=True, allow_bot_chats=False,
-                                            allow_channel_chats=False)))])
+            digest = remember_draft(self.recent, user, reply.draft_id, text)
+            rows.append([share_button(self.t(lang, "telegram.share"), reply.draft_id, digest)])
         extra = keyboard(reply.buttons)
         if extra is not None:
             rows += [list(r) for r in extra.inline_keyboard]
@@ -966,7 +547,7 @@ class TelegramBot:
         return self.k.text(lang, key, **values)
 
     def user_lang(self, user: str, hint: str | None) -> str:
-        row = _user_row(self.engine, user)
+        row = user_row(self.engine, user)
         return (row or {}).get("lang") or lang_of(hint) or self.settings.bot_default_lang
 
     def draft_title(self, draft_id: str | None, lang: str, for_file: bool = False) -> str:

@@ -1,0 +1,164 @@
+"""Telegram text and keyboards from the engine's Replies: pure functions, no Bot API calls.
+
+Text
+    Text is split at paragraph (then line, then sentence) boundaries into parts of at most
+    4096 UTF-16 code units, the unit Telegram counts, *before* it is HTML-escaped: the
+    limit applies to the text after entity parsing, so escaping cannot push a part over it,
+    and a user-typed lender name with `<`, `&`, `_` or `*` is shown as typed.
+
+Keyboards
+    callback_data is the engine's short button id (<= 64 bytes) and nothing else. The
+    keyboard of an answered question is replaced by one inert "✓ <answer>" button
+    (`answered_marker`), whose callback data is NOOP.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+
+from bot.core.models import Button
+
+log = logging.getLogger("bot.telegram")
+
+MAX_UNITS = 4096                 # a message's text, in UTF-16 code units
+MAX_CAPTION = 1024
+NOOP = "·"                       # callback data of the inert "✓ answer" marker button
+# Button id prefixes that answer a question (options, controls, review edits, confirmations,
+# language, a reminder's "again in ..."); their keyboard is marked once pressed. Topic/"more"/
+# dialog/case buttons ("t", "m", "d", "u", "k", ...) are links to content that stay valid, so
+# their keyboards stay.
+ANSWER_PREFIXES = frozenset({"o", "c", "e", "y", "l", "rem"})
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+_SENTENCE = re.compile(r"(?<=[。！？；.!?;])")
+
+
+def split_text(text: str, limit: int = MAX_UNITS) -> list[str]:
+    """Cut `text` into parts of at most `limit` UTF-16 units, at paragraph boundaries where
+    possible, then at line ends, then after sentence ends, and only as a last resort inside
+    a sentence (never inside a surrogate pair). Parts keep their own text exactly; the
+    separators at the cuts are dropped. Whitespace-only parts are dropped."""
+    if utf16_len(text) <= limit:
+        return [text] if text.strip() else []
+    return [p for p in _split(text, limit, ("\n\n", "\n", None)) if p.strip()]
+
+
+def _split(text: str, limit: int, seps: tuple[str | None, ...]) -> list[str]:
+    if utf16_len(text) <= limit:
+        return [text]
+    if not seps:
+        return _hard_cut(text, limit)
+    sep, rest = seps[0], seps[1:]
+    pieces = _SENTENCE.split(text) if sep is None else text.split(sep)
+    joiner = "" if sep is None else sep
+    out: list[str] = []
+    current: str | None = None
+    for piece in pieces:
+        for small in _split(piece, limit, rest):
+            if current is None:
+                current = small
+            elif utf16_len(current) + utf16_len(joiner) + utf16_len(small) <= limit:
+                current += joiner + small
+            else:
+                out.append(current)
+                current = small
+    if current is not None:
+        out.append(current)
+    return out
+
+
+def _hard_cut(text: str, limit: int) -> list[str]:
+    out, current, units = [], [], 0
+    for ch in text:
+        n = 2 if ord(ch) > 0xFFFF else 1
+        if units + n > limit:
+            out.append("".join(current))
+            current, units = [], 0
+        current.append(ch)
+        units += n
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def to_html(part: str, bold_first_line: bool = False) -> str:
+    """One part of a message in Telegram HTML: everything escaped, optionally the first line
+    (an answer's title) in bold."""
+    if bold_first_line:
+        first, nl, rest = part.partition("\n")
+        if first.strip():
+            return f"<b>{html.escape(first, quote=False)}</b>{nl}{html.escape(rest, quote=False)}"
+    return html.escape(part, quote=False)
+
+
+def _width(label: str) -> int:
+    return sum(2 if ord(c) > 0x2E80 else 1 for c in label)
+
+
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """An inline keyboard: answer buttons two to a row when both labels are short, one per
+    row otherwise; the controls (Done, Skip, Back, Stop) together on the last row."""
+    usable = [b for b in buttons if 0 < len(b.id.encode()) <= 64 and b.label]
+    if len(usable) < len(buttons):
+        log.warning("dropped %d button(s) with an unusable id", len(buttons) - len(usable))
+    if not usable:
+        return None
+    main = [b for b in usable if not b.id.startswith("c:")]
+    controls = [b for b in usable if b.id.startswith("c:")]
+    rows: list[list[InlineKeyboardButton]] = []
+    row: list[InlineKeyboardButton] = []
+    for b in main:
+        button = InlineKeyboardButton(b.label, callback_data=b.id)
+        if _width(b.label) > 16:
+            if row:
+                rows.append(row)
+                row = []
+            rows.append([button])
+            continue
+        row.append(button)
+        if len(row) == 2:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    for i in range(0, len(controls), 3):
+        rows.append([InlineKeyboardButton(b.label, callback_data=b.id) for b in controls[i:i + 3]])
+    return InlineKeyboardMarkup(rows)
+
+
+def keyboard_ids(message: Message) -> list[str]:
+    markup = message.reply_markup
+    if markup is None:
+        return []
+    return [b.callback_data for row in markup.inline_keyboard for b in row if isinstance(b.callback_data, str)]
+
+
+def button_label(message: Message, data: str) -> str | None:
+    markup = message.reply_markup
+    for row in markup.inline_keyboard if markup else ():
+        for b in row:
+            if b.callback_data == data:
+                return b.text
+    return None
+
+
+def answers_question(choice: str) -> bool:
+    """Whether pressing the button `choice` answers a question (see ANSWER_PREFIXES)."""
+    return choice.partition(":")[0] in ANSWER_PREFIXES
+
+
+def answered_marker(pressed: Message, choice: str) -> InlineKeyboardMarkup:
+    """The keyboard of an answered question: one inert "✓ <answer>" button."""
+    label = (button_label(pressed, choice) or "").removeprefix("✓ ").strip() or "✓"
+    return InlineKeyboardMarkup([[InlineKeyboardButton(f"✓ {label}", callback_data=NOOP)]])
