@@ -255,3 +255,17 @@ def test_impossible_date_mid_dialog_is_explained_and_nothing_is_lost(chat: Chat,
     chat2.say("2026-11-20")
     session = chat2.engine.store.session(chat2.user_id)
     assert session["slots"]["lender_name"] == "快借" and session["slots"]["filed_on"] == "2026-11-20"
+
+
+def test_time_zone_command(chat_en: Chat):
+    chat_en.say("/tz")
+    assert "Asia/Shanghai" in chat_en.text
+    chat_en.say("/tz Europe/Berlin")
+    assert "Europe/Berlin" in chat_en.text
+    assert chat_en.engine.store.user_by_id(chat_en.user_id)["tz"] == "Europe/Berlin"
+    chat_en.say("/tz")
+    assert "Europe/Berlin" in chat_en.text
+    for bad in ("Mars/Olympus", "../../etc/passwd", "x" * 300):
+        chat_en.say(f"/tz {bad}")
+        assert "don't know the time zone" in chat_en.text
+    assert chat_en.engine.store.user_by_id(chat_en.user_id)["tz"] == "Europe/Berlin"

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.actions.registry import ACTIONS, BUTTONS, COMMANDS, Action, ActionContext
 from bot.config import Settings
@@ -248,6 +248,8 @@ class Engine:
             if args.lower() not in ("zh", "en"):
                 return [Reply(text=self.k.text(ctx.lang, "lang.unknown"), kind="notice")]
             return self._set_lang(args.lower(), ctx, state)
+        if name == "tz":
+            return [self._set_tz(args, ctx)]
         if name == "export":
             return [self._export(ctx)]
         if name == "delete":
@@ -267,6 +269,19 @@ class Engine:
         self.store.update_user(ctx.user["id"], lang=lang, lang_source="chosen")
         ctx.lang = lang
         return [Reply(text=self.k.text(lang, "lang.set"), kind="notice"), *self._reask(state, ctx)]
+
+    def _set_tz(self, name: str, ctx: Ctx) -> Reply:
+        """/tz shows the time zone used for deadlines and reminders; /tz <IANA name> sets it."""
+        if not name:
+            return Reply(text=self.k.text(ctx.lang, "tz.current", tz=str(ctx.tz)), kind="notice")
+        try:
+            zone = ZoneInfo(name) if "/" in name or name == "UTC" else None
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            return Reply(text=self.k.text(ctx.lang, "tz.unknown", tz=name[:40]), kind="notice")
+        self.store.update_user(ctx.user["id"], tz=name)
+        return Reply(text=self.k.text(ctx.lang, "tz.set", tz=name), kind="notice")
 
     def _confirm(self, what: str, ctx: Ctx) -> list[Reply]:
         if what == "delete":

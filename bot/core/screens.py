@@ -65,9 +65,9 @@ def topic_list(k: Knowledge, lang: str) -> Reply:
 
 
 # Order of the command list (/help, the Telegram menu); the rest in between, sorted.
-CORE_COMMANDS = frozenset({"start", "help", "topics", "lang", "cancel", "back", "skip", "export", "delete"})
+CORE_COMMANDS = frozenset({"start", "help", "topics", "lang", "tz", "cancel", "back", "skip", "export", "delete"})
 MENU_FIRST = ("start", "help", "report", "cases")
-MENU_LAST = ("topics", "lang", "cancel", "back", "skip", "export", "delete", "privacy")
+MENU_LAST = ("topics", "lang", "tz", "cancel", "back", "skip", "export", "delete", "privacy")
 
 
 def command_menu(k: Knowledge, lang: str, dialogs: dict[str, Dialog],
