@@ -219,8 +219,6 @@ async def test_a_due_reminder_comes_with_the_next_message(client: TestClient, en
                                                           clock: ManualClock) -> None:
     session = (await chat(client, text="/lang zh"))["session"]
     await chat(client, session, text="/remind 30m 给12378打电话")
-    ctx = client.app[webchat.WEB]
-    assert ctx is not None
     clock.advance(minutes=45)
     channels = Channels()                                 # what `serve` registers: no web sender
     await Scheduler(engine, channels, clock).tick()
