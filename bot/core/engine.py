@@ -85,12 +85,10 @@ class Engine:
             return [Reply.model_validate(r) for r in self.store.stored_replies(inbox_id)]
         try:
             with self.store.transaction():
-                user = self.store.user_by_id(user["id"]) or user
                 replies = self._process(user, inbound)
                 replies = self._before_reply(user["id"], inbound, replies)
                 self.store.finish(inbox_id, [r.model_dump(mode="json") for r in replies])
-                if self.store.user_by_id(user["id"]) is not None:  # not just deleted
-                    self._remember_screen(user["id"], replies)
+                self._remember_screen(user["id"], replies)  # a no-op for a user just deleted
         except Exception as exc:  # never crash the channel; never log the user's text
             log.error("handling failed: %s\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
             lang = user.get("lang") or self.settings.bot_default_lang
