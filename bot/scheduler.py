@@ -34,6 +34,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ log = logging.getLogger("bot.scheduler")
 Send = Callable[[str, list[Reply]], Awaitable[bool]]
 Clock = Callable[[], dt.datetime]
 
+PRUNE_EVERY = 3600.0  # seconds between inbox clean-ups (Store.prune_inbox)
 INTERVAL = 5.0                              # seconds between ticks of run_scheduler
 BATCH = 200                                 # rows claimed at a time
 ROUNDS = 25                                 # batches per tick at most
@@ -292,9 +294,13 @@ async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None 
     scheduler = Scheduler(engine, channels, clock)
     stop = stop_event or asyncio.Event()
     log.info("reminder loop started for channels: %s", ", ".join(channels.names()) or "(none)")
+    pruned_at = 0.0
     while not stop.is_set():
         try:
             await scheduler.tick()
+            if time.monotonic() - pruned_at > PRUNE_EVERY:  # housekeeping rides on the same loop
+                engine.store.prune_inbox()
+                pruned_at = time.monotonic()
         except Exception as exc:
             log.error("reminder tick failed: %s", type(exc).__name__)
         with contextlib.suppress(TimeoutError):

@@ -153,6 +153,16 @@ class Store:
             params.append(channel)
         return list(self.db.query(sql + " ORDER BY inbox.id", params))
 
+    def prune_inbox(self, older_than: dt.timedelta = dt.timedelta(days=7)) -> int:
+        """Forget handled, delivered messages older than the dedup window. A channel retries
+        a message for minutes or hours, never for a week; keeping the ids longer only keeps
+        metadata about users that no feature needs."""
+        cutoff = (dt.datetime.now(dt.UTC) - older_than).isoformat(timespec="seconds")
+        cur = self.db.execute(
+            "DELETE FROM inbox WHERE status = 'done' AND replies IS NULL AND received_at < ?", [cutoff])
+        self.db.conn.commit()
+        return cur.rowcount
+
     # cases -------------------------------------------------------------------------------
     def save_case(self, user_id: int, kind: str, lang: str, data: dict) -> int:
         cur = self.db.execute(

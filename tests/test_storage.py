@@ -82,3 +82,20 @@ def test_every_table_with_user_id_is_covered(tmp_path):
     db = open_db(tmp_path / "bot.db")
     with_user = {t for t in db.table_names() if "user_id" in db[t].columns_dict}
     assert with_user == set(USER_TABLES)
+
+
+def test_prune_inbox_forgets_only_old_delivered_messages(tmp_path):
+    store = Store(open_db(tmp_path / "bot.db"))
+    uid = store.user("test", "a")["id"]
+    for mid in ("old-done", "old-undelivered", "old-pending", "new-done"):
+        store.receive("test", mid, uid, {"text": "x"})
+    with store.transaction():
+        for mid in ("old-done", "old-undelivered", "new-done"):
+            row = next(store.db.query("SELECT id FROM inbox WHERE message_id = ?", [mid]))
+            store.finish(row["id"], [{"text": "r"}])
+    store.delivered("test", "old-done")
+    store.delivered("test", "new-done")
+    store.db.execute("UPDATE inbox SET received_at = '2020-01-01T00:00:00+00:00' WHERE message_id LIKE 'old-%'")
+    assert store.prune_inbox() == 1
+    left = {r["message_id"] for r in store.db.query("SELECT message_id FROM inbox")}
+    assert left == {"old-undelivered", "old-pending", "new-done"}
