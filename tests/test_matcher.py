@@ -31,7 +31,7 @@ TOPICS = ROOT.parent / "shared" / "spec" / "topics.yaml"
 # The zh floors were raised after the pivoted profile normalisation (strict zh 91.7%,
 # lenient 93.1%; en 88.6% / 89.0%, rejection 93.8%, so the en and rejection floors stay).
 # The aims are 90% strict top-1 per language and 85% rejection; see bench/matcher.py.
-FLOOR_STRICT = {"zh": 0.905, "en": 0.875}
+FLOOR_STRICT = {"zh": 0.905, "en": 0.88}
 FLOOR_LENIENT = {"zh": 0.92, "en": 0.885}
 FLOOR_REJECTION = 0.92
 
