@@ -1,0 +1,78 @@
+"""The WeChat Official Account channel (微信公众号), channel "wechat": `GET /wechat` (server
+verification) and `POST /wechat` (messages), enabled by WECHAT_TOKEN; the reminder sender
+through the customer-service message API when WECHAT_APP_ID and WECHAT_APP_SECRET are set.
+
+Modules: crypto (signatures, safe-mode AES), messages (safe XML in, reply XML out), api (the
+customer-service API client, access token cache), channel (the routes and the sender).
+
+Requests. Every request's `signature` (sha1 of the sorted token, timestamp and nonce) is
+compared in constant time: 403 when wrong or missing. A body over MAX_BODY (64 KiB) gets
+413; XML that does not parse, or is not a WeChat message, 400 (defusedxml: no DTDs, no
+entities). Safe mode (WECHAT_ENCODING_AES_KEY set; WECHAT_APP_ID is then required): the
+request must be encrypted (`encrypt_type=aes`), its `msg_signature` over the encrypted
+payload is checked before anything is decrypted, and a payload for another app id is refused
+(403). Replies are encrypted the same way.
+
+Messages. text -> the engine; event `subscribe` -> "/start"; a menu CLICK whose key starts
+with "/" -> that command; other events (unsubscribe, location reports, ...) -> `success`, no
+reply; voice with WeChat's speech recognition -> its text, other voice, image, video, file,
+location and link -> an attachment (the engine explains what it can do with them); any other
+type -> a short "not supported" reply.
+
+Retries. WeChat retries a message 3 times when it has no answer in 5 s. The engine's inbox
+deduplicates by MsgId ("m:<MsgId>"; events by sender + CreateTime + event), and the passive
+reply of each answered message is kept in memory for RETRY_WINDOW, so a retry gets the same
+reply, never a second step. The message is acknowledged to the engine once the reply XML
+is built.
+
+Replies. WeChat takes one passive reply per message: the engine's replies are joined into one
+text message, buttons as `[N] label` lines (console.render_text; the user types the number or
+the label). A text longer than one message (CHUNK bytes of UTF-8, under WeChat's 2048) is
+split at blank lines or line ends. The first part is the passive reply; then
+- with WECHAT_APP_ID/SECRET: the rest is pushed through the customer-service API right after
+  (the first part says "continued below"); a part the API refuses waits for "more";
+- without: the rest waits in memory (MORE_TTL, bounded) and the user replies 更多 / more
+  for the next part ("reply 'more' to continue, 1/3").
+The "more" store is in memory: after a restart "more" is ordinary text to the engine. At
+most MAX_PARTS parts per answer.
+
+Reminders. `send(openid, replies)` pushes through the customer-service API; False when
+WeChat refuses for now (45015 outside the 48-hour window since the user last wrote, 45047,
+48001), so the reminder stays pending and comes with the user's next message; other failures
+raise, for the reminder loop to retry.
+
+Logs never contain message text, OpenIDs or access tokens.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.channels.http import ServerContext
+from bot.channels.wechat.api import WeChatAPI, WeChatAPIError
+from bot.channels.wechat.channel import CHANNEL, WeChatChannel, join_replies, split_text
+from bot.channels.wechat.crypto import Box, CryptoError, signature
+
+__all__ = ["CHANNEL", "WECHAT", "Box", "CryptoError", "WeChatAPI", "WeChatAPIError", "WeChatChannel",
+           "join_replies", "setup_routes", "signature", "split_text"]
+
+WECHAT = web.AppKey("wechat", WeChatChannel)
+
+
+def setup_routes(app: web.Application, ctx: ServerContext) -> None:
+    """`/wechat` when WECHAT_TOKEN is set; the "wechat" reminder sender when the app id and
+    secret are set. A malformed WECHAT_ENCODING_AES_KEY stops start-up (ValueError)."""
+    s = ctx.settings
+    api = None
+    if s.wechat_app_id and s.wechat_app_secret:
+        api = WeChatAPI(s.wechat_api_base_url, s.wechat_app_id, s.wechat_app_secret)
+    if not s.wechat_token and api is None:
+        return
+    channel = WeChatChannel(ctx.engine, s, api)
+    app[WECHAT] = channel
+    app.on_cleanup.append(channel.close)
+    if api is not None:
+        ctx.senders[CHANNEL] = channel.send
+    if s.wechat_token:
+        app.router.add_get("/wechat", channel.verify)
+        app.router.add_post("/wechat", channel.receive)
