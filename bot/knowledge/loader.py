@@ -224,12 +224,24 @@ def source_line(src: Source, facts: Facts, lang: str) -> str:
     inst = facts.instruments[src.instrument]
     name = inst.name.get(lang)
     if src.article:
-        name += f" 第{src.article}条" if lang == "zh" else f", Art. {src.article}"
+        name += f" {zh_article(src.article)}" if lang == "zh" else f", Art. {src.article}"
     binds = inst.binds.get(lang)
     line = f"{name}（适用于：{binds}）" if lang == "zh" else f"{name} (binds: {binds})"
     if src.note:
         line += f" {src.note}"
     return line
+
+
+_ZH_ORDINAL = {"1": "一", "2": "二", "3": "三", "4": "四", "5": "五"}
+
+
+def zh_article(article: str) -> str:
+    """"293-1" -> "第293条之一" (how Chinese law numbers inserted articles); "1034-1035" and
+    plain numbers -> "第1034-1035条", "第47条"."""
+    base, dash, sub = article.partition("-")
+    if dash and sub in _ZH_ORDINAL and len(sub) < len(base):
+        return f"第{base}条之{_ZH_ORDINAL[sub]}"
+    return f"第{article}条"
 
 
 def _rel(path: Path, root: Path) -> str:
