@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.knowledge.loader import zh_article
+
 if TYPE_CHECKING:
     from bot.knowledge.loader import Knowledge
 
@@ -387,7 +389,6 @@ def fact_values(k: Knowledge, lang: str) -> dict[str, Any]:
     return values
 
 
-_CN_DIGITS = "零一二三四五六七八九"
 # The revised police law renumbered its articles; legal-facts.md: always say "new Art. 50 (2026)".
 _RENUMBERED = {"police_law"}
 
@@ -396,10 +397,7 @@ def articles_text(rule: Rule, lang: str) -> str:
     if not rule.articles:
         return ""
     if lang == "zh":
-        parts = []
-        for art in rule.articles:
-            base, _, sub = art.partition("-")
-            parts.append(f"第{base}条" + (f"之{_CN_DIGITS[int(sub)]}" if sub.isdigit() and int(sub) < 10 else ""))
+        parts = [zh_article(art) for art in rule.articles]
         return ("新法" if rule.instrument in _RENUMBERED else "") + "、".join(parts)
     arts = list(rule.articles)
     joined = arts[0] if len(arts) == 1 else ", ".join(arts[:-1]) + " and " + arts[-1]
