@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core import screens
 from bot.knowledge.crisis import CrisisCheck
 from bot.knowledge.loader import Knowledge
 from bot.knowledge.matcher import Matcher
@@ -18,12 +19,10 @@ def answer_question(k: Knowledge, matcher: Matcher, question: str, lang: str | N
     else:
         topic, confidence = None, match.confidence
     if topic:
-        a = k.answer(topic, lang)
-        text = f"{a.title}\n\n{a.short}\n\n" + k.text(lang, "answer.footer", sources="; ".join(
-            s.split("（适用于")[0].split(" (binds")[0] for s in a.sources[:2]), checked=a.checked)
+        text = screens.answer(k, topic, lang, {}).text  # the same first screen as in a chat
     elif match.decision == "clarify":
         titles = [k.answer(t, lang).title for t, _ in match.candidates if t in k.answers]
         text = k.text(lang, "clarify.text") + "\n" + "\n".join(f"- {t}" for t in titles)
     else:
-        text = k.text(lang, "unknown.text", legal=k.facts.hotlines["legal"].number)
+        text = screens.unknown(k, lang).text
     return {"topic": topic, "confidence": round(float(confidence), 3), "lang": lang, "answer": text}
