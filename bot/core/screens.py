@@ -20,9 +20,8 @@ MAIN_TOPICS = ("employer_contact", "contacts_contact", "call_hours_frequency", "
 def answer(k: Knowledge, topic: str, lang: str, dialogs: dict[str, Dialog], kind: str = "answer") -> Reply:
     """The first screen of an answer: short text, its sources and check date, next actions."""
     a = k.answer(topic, lang)
-    names = [s.split("（适用于")[0].split(" (binds")[0] for s in a.sources]
     sep = "；" if lang == "zh" else "; "
-    sources = sep.join(names[:2]) + (k.text(lang, "answer.and_more") if len(names) > 2 else "")
+    sources = sep.join(a.cites[:2]) + (k.text(lang, "answer.and_more") if len(a.cites) > 2 else "")
     text = f"{a.title}\n\n{a.short}\n\n{k.text(lang, 'answer.footer', sources=sources, checked=a.checked)}"
     buttons: list[Button] = []
     if a.more:

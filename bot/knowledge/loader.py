@@ -26,7 +26,8 @@ class Answer:
     title: str
     short: str
     more: str | None
-    sources: tuple[str, ...]
+    sources: tuple[str, ...]        # one line per source, with whom it binds ("more" screen)
+    cites: tuple[str, ...]          # short citations, one per instrument (first screen)
     checked: str
     actions: tuple[str, ...]
     related: tuple[str, ...]
@@ -214,7 +215,8 @@ def _render_answer(topic: TopicFile, lang: str, facts: Facts, env: jinja2.Enviro
         return None
     return Answer(
         id=topic.id, lang=lang, title=topic.title, short=rendered["short"] or "", more=rendered["more"],
-        sources=tuple(source_line(s, facts, lang) for s in topic.sources), checked=topic.checked.isoformat(),
+        sources=tuple(source_line(s, facts, lang) for s in topic.sources),
+        cites=citations(topic.sources, facts, lang), checked=topic.checked.isoformat(),
         actions=tuple(topic.actions), related=tuple(topic.related), examples=tuple(topic.examples),
         keywords=tuple(topic.keywords), listed=topic.listed,
     )
@@ -230,6 +232,24 @@ def source_line(src: Source, facts: Facts, lang: str) -> str:
     if src.note:
         line += f" {src.note}"
     return line
+
+
+def citations(sources: list[Source], facts: Facts, lang: str) -> tuple[str, ...]:
+    """One short citation per instrument, its articles merged: "Criminal Law, Arts. 313, 279"."""
+    articles: dict[str, list[str]] = {}
+    for src in sources:
+        arts = articles.setdefault(src.instrument, [])
+        if src.article and src.article not in arts:
+            arts.append(src.article)
+    out = []
+    for instrument, arts in articles.items():
+        name = facts.instruments[instrument].name.get(lang)
+        if arts and lang == "zh":
+            name += " " + "、".join(zh_article(a) for a in arts)
+        elif arts:
+            name += (", Art. " if len(arts) == 1 else ", Arts. ") + ", ".join(arts)
+        out.append(name)
+    return tuple(out)
 
 
 _ZH_ORDINAL = {"1": "一", "2": "二", "3": "三", "4": "四", "5": "五"}
