@@ -46,7 +46,6 @@ import re
 import secrets
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.channels.expiring import Expiring
 from bot.channels.http import ServerContext
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
@@ -72,46 +72,6 @@ FILE_TTL = 15 * 60.0           # seconds a file link works
 MAX_FILES = 200
 MAX_FILE_BYTES = 32 * 1024 * 1024  # all files held at once
 SAFE_MIMES = {"text/plain", "application/json", "text/csv", "text/markdown"}
-
-
-class Expiring:
-    """A small in-memory map with a time to live, bounded in entries and bytes (oldest out)."""
-
-    def __init__(self, ttl: float, max_items: int, max_bytes: int | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        self.ttl, self.max_items, self.max_bytes, self.clock = ttl, max_items, max_bytes, clock
-        self._items: OrderedDict[str, tuple[float, int, Any]] = OrderedDict()
-        self._bytes = 0
-
-    def put(self, key: str, value: Any, size: int = 0) -> None:
-        self._drop(key)
-        self._items[key] = (self.clock() + self.ttl, size, value)
-        self._bytes += size
-        self._prune()
-
-    def get(self, key: str) -> Any | None:
-        self._prune()
-        item = self._items.get(key)
-        return None if item is None else item[2]
-
-    def __len__(self) -> int:
-        self._prune()
-        return len(self._items)
-
-    def _drop(self, key: str) -> None:
-        item = self._items.pop(key, None)
-        if item is not None:
-            self._bytes -= item[1]
-
-    def _prune(self) -> None:
-        now = self.clock()
-        while self._items:
-            key, (expires, _, _) = next(iter(self._items.items()))
-            too_many = len(self._items) > self.max_items
-            too_big = self.max_bytes is not None and self._bytes > self.max_bytes
-            if expires > now and not too_many and not too_big:
-                break  # insertion order is expiry order (one ttl for all)
-            self._drop(key)
 
 
 class WebChat:

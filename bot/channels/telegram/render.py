@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
 
+from bot.channels import textsplit
+from bot.channels.textsplit import utf16_len
 from bot.core.models import Button
 
 log = logging.getLogger("bot.telegram")
@@ -36,60 +37,9 @@ ANSWER_PREFIXES = frozenset({"o", "c", "e", "y", "l", "rem"})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is 2)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-_SENTENCE = re.compile(r"(?<=[。！？；.!?;])")
-
-
 def split_text(text: str, limit: int = MAX_UNITS) -> list[str]:
-    """Cut `text` into parts of at most `limit` UTF-16 units, at paragraph boundaries where
-    possible, then at line ends, then after sentence ends, and only as a last resort inside
-    a sentence (never inside a surrogate pair). Parts keep their own text exactly; the
-    separators at the cuts are dropped. Whitespace-only parts are dropped."""
-    if utf16_len(text) <= limit:
-        return [text] if text.strip() else []
-    return [p for p in _split(text, limit, ("\n\n", "\n", None)) if p.strip()]
-
-
-def _split(text: str, limit: int, seps: tuple[str | None, ...]) -> list[str]:
-    if utf16_len(text) <= limit:
-        return [text]
-    if not seps:
-        return _hard_cut(text, limit)
-    sep, rest = seps[0], seps[1:]
-    pieces = _SENTENCE.split(text) if sep is None else text.split(sep)
-    joiner = "" if sep is None else sep
-    out: list[str] = []
-    current: str | None = None
-    for piece in pieces:
-        for small in _split(piece, limit, rest):
-            if current is None:
-                current = small
-            elif utf16_len(current) + utf16_len(joiner) + utf16_len(small) <= limit:
-                current += joiner + small
-            else:
-                out.append(current)
-                current = small
-    if current is not None:
-        out.append(current)
-    return out
-
-
-def _hard_cut(text: str, limit: int) -> list[str]:
-    out, current, units = [], [], 0
-    for ch in text:
-        n = 2 if ord(ch) > 0xFFFF else 1
-        if units + n > limit:
-            out.append("".join(current))
-            current, units = [], 0
-        current.append(ch)
-        units += n
-    if current:
-        out.append("".join(current))
-    return out
+    """Parts of at most `limit` UTF-16 units (bot.channels.textsplit)."""
+    return textsplit.split_text(text, limit, utf16_len)
 
 
 def to_html(part: str, bold_first_line: bool = False) -> str:

@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from bot.channels import textsplit
 from bot.channels.console import render_text
-from bot.channels.web import Expiring
+from bot.channels.expiring import Expiring
+from bot.channels.textsplit import utf8_len
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.crypto import Box, CryptoError, same, signature
 from bot.channels.wechat.messages import XMLError, encrypted_reply, parse, text_reply
@@ -46,21 +48,8 @@ Handled = tuple[Inbound | None, str | None]   # (to the engine, or a direct repl
 
 
 def split_text(text: str, limit: int = CHUNK) -> list[str]:
-    """Parts of at most `limit` UTF-8 bytes, cut at a blank line, else a line end, else
-    anywhere (never inside a character)."""
-    parts: list[str] = []
-    rest = text.strip("\n")
-    while len(rest.encode("utf-8")) > limit:
-        prefix = rest.encode("utf-8")[:limit].decode("utf-8", "ignore")
-        cut = prefix.rfind("\n\n")
-        if cut < len(prefix) // 2:
-            cut = prefix.rfind("\n")
-        if cut < len(prefix) // 2:
-            cut = len(prefix)
-        parts.append(rest[:cut].rstrip("\n"))
-        rest = rest[cut:].lstrip("\n")
-    parts.append(rest)
-    return [p for p in parts if p.strip()]
+    """Parts of at most `limit` UTF-8 bytes (bot.channels.textsplit)."""
+    return textsplit.split_text(text.strip("\n"), limit, utf8_len)
 
 
 def join_replies(replies: Sequence[Reply]) -> str:
