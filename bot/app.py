@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import bot.actions.builtin  # noqa: F401  (registers actions)
 from bot.actions.registry import ACTIONS
@@ -21,6 +22,11 @@ from storage import Store, open_db
 class Loaded:
     knowledge: Knowledge
     dialogs: dict[str, Dialog]
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        """Built on first use (~0.7 s: it trains the classifier), then shared by engines."""
+        return Matcher.build(self.knowledge)
 
 
 def load_content(settings: Settings) -> Loaded:
@@ -77,8 +83,7 @@ def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
 def build_engine(settings: Settings, clock: Clock = utcnow, loaded: Loaded | None = None) -> Engine:
     loaded = loaded or load_content(settings)
     store = Store(open_db(settings.bot_db_path))
-    matcher = Matcher.build(loaded.knowledge)
-    return Engine(settings, store, loaded.knowledge, loaded.dialogs, matcher, clock=clock)
+    return Engine(settings, store, loaded.knowledge, loaded.dialogs, loaded.matcher, clock=clock)
 
 
 def fixed_clock(when: dt.datetime) -> Clock:

@@ -28,6 +28,8 @@ from bot.app import Loaded, build_engine, fixed_clock, load_content
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
+from bot.knowledge.loader import Knowledge
+from bot.knowledge.matcher import Matcher
 from bot.scheduler import ManualClock
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -152,3 +154,15 @@ def restart(make_engine: Callable[..., Engine]) -> Callable[[Chat], Chat]:
         new = Chat(make_engine(), user=old.user, channel=old.channel, lang=old.lang_hint)
         return new
     return again
+
+
+@pytest.fixture(scope="session")
+def knowledge(loaded: Loaded) -> Knowledge:
+    """The shipped content (the same object as loaded.knowledge)."""
+    return loaded.knowledge
+
+
+@pytest.fixture(scope="session")
+def matcher(loaded: Loaded) -> Matcher:
+    """The matcher over the shipped content, built once and shared with the engines."""
+    return loaded.matcher

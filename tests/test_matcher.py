@@ -8,8 +8,6 @@ change that makes matching worse fails here. Run `python bench/matcher.py` for t
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,32 +16,22 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.knowledge.loader import Knowledge, load_knowledge
+from bot.knowledge.loader import Knowledge
 from bot.knowledge.matcher import ANSWER_THRESHOLD, DEFAULT_LANG, Match, Matcher, stem
 from bot.knowledge.normalize import detect_lang, normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "tests" / "eval" / "questions.yaml"
+DEV = ROOT / "tests" / "eval" / "dev.yaml"
 TOPICS = ROOT.parent / "shared" / "spec" / "topics.yaml"
 
-# Floors for the evaluation, a little below the figures measured when they were set
-# (strict top-1 zh 89.0%, en 87.2%; lenient 90.3% / 89.3%; rejection 89.6%, 43 of 48).
-# The zh floors were raised after the pivoted profile normalisation (strict zh 91.7%,
-# lenient 93.1%; en 88.6% / 89.0%, rejection 93.8%, so the en and rejection floors stay).
-# The aims are 90% strict top-1 per language and 85% rejection; see bench/matcher.py.
-FLOOR_STRICT = {"zh": 0.905, "en": 0.88}
-FLOOR_LENIENT = {"zh": 0.92, "en": 0.885}
-FLOOR_REJECTION = 0.92
-
-
-@pytest.fixture(scope="module")
-def knowledge() -> Knowledge:
-    return load_knowledge(ROOT / "content")
-
-
-@pytest.fixture(scope="module")
-def matcher(knowledge: Knowledge) -> Matcher:
-    return Matcher.build(knowledge)
+# Floors for the evaluation, a little below what was measured on the current set (version
+# 2, written 2026-11-29 from topics.yaml alone): strict top-1 zh 92.8%, en 90.7%; lenient
+# 93.1% / 91.4%; rejection 96.7% (58 of 60). The aims are 90% strict top-1 per language and
+# 85% rejection; see bench/matcher.py for the table and README for the history.
+FLOOR_STRICT = {"zh": 0.92, "en": 0.90}
+FLOOR_LENIENT = {"zh": 0.925, "en": 0.905}
+FLOOR_REJECTION = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -252,20 +240,6 @@ def test_content_examples_match_their_own_topic(matcher: Matcher, knowledge: Kno
     assert right / total >= 0.97, f"{right}/{total}"
 
 
-def test_build_and_match_are_fast(knowledge: Knowledge, eval_set: list[dict]) -> None:
-    start = time.perf_counter()
-    m = Matcher.build(knowledge)
-    assert time.perf_counter() - start < 2.0  # ~0.2 s; generous for slow CI machines
-    times = []
-    for it in eval_set:
-        start = time.perf_counter()
-        m.match(it["q"])
-        times.append(time.perf_counter() - start)
-    times.sort()
-    assert statistics.median(times) < 0.002
-    assert times[int(0.99 * (len(times) - 1))] < 0.010  # aim is 5 ms; bench/matcher.py reports
-
-
 def test_stemmer_brings_inflections_together() -> None:
     assert stem("calls") == stem("calling") == stem("called") == stem("call")
     assert stem("harassed") == stem("harassing") == stem("harass")
@@ -298,12 +272,16 @@ def test_eval_topics_exist(eval_set: list[dict], knowledge: Knowledge) -> None:
     assert not unknown
 
 
-def test_eval_questions_are_not_content_examples(eval_set: list[dict],
-                                                 knowledge: Knowledge) -> None:
-    examples = {normalize(e) for by_lang in knowledge.answers.values()
+@pytest.mark.parametrize("path", [EVAL, DEV], ids=["eval", "dev"])
+def test_eval_and_dev_questions_are_not_training_data(path: Path, knowledge: Knowledge) -> None:
+    """Neither set may appear among the examples the matcher learns from (topic examples
+    and content/offtopic.yaml): that would make their figures meaningless."""
+    training = {normalize(e) for by_lang in knowledge.answers.values()
                 for ans in by_lang.values() for e in ans.examples}
-    copied = [it["q"] for it in eval_set if normalize(it["q"]) in examples]
-    assert not copied, f"eval questions copied from content examples: {copied}"
+    training |= {normalize(q) for qs in knowledge.offtopic.values() for q in qs}
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+    copied = [it["q"] for it in items if normalize(it["q"]) in training]
+    assert not copied, f"{path.name} questions found in the training examples: {copied}"
 
 
 def evaluate(matcher: Matcher, eval_set: list[dict]) -> dict[str, float]:

@@ -14,7 +14,8 @@ import jinja2
 import yaml
 
 from bot.contentfiles import ContentError, Problem, read_yaml, validate
-from bot.knowledge.models import LANGS, CrisisFile, Facts, Source, TopicFile
+from bot.knowledge.models import LANGS, CrisisFile, Facts, OffTopicFile, Source, TopicFile
+from bot.knowledge.normalize import normalize
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Knowledge:
     catalog: tuple[str, ...]                       # stable topic ids that must exist
     crisis: CrisisFile
     env: jinja2.Environment = field(repr=False, default=None)  # type: ignore[assignment]
+    #: lang -> questions the bot must not claim to answer (content/offtopic.yaml, optional)
+    offtopic: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def answer(self, topic: str, lang: str) -> Answer:
         return self.answers[topic][lang]
@@ -110,6 +113,12 @@ def load_knowledge(root: Path) -> Knowledge:
                     re.compile(pattern)
                 except re.error as exc:
                     problems.append(Problem("content/crisis.yaml", f"{lang}.{i}", f"bad pattern: {exc}"))
+    offtopic: dict[str, tuple[str, ...]] = {}
+    if (root / "offtopic.yaml").exists():
+        off_doc = attempt(read_yaml, root / "offtopic.yaml", root)
+        off = attempt(validate, OffTopicFile, off_doc, root) if off_doc else None
+        if off:
+            offtopic = {lang: tuple(getattr(off, lang)) for lang in LANGS}
     catalog_doc = attempt(read_yaml, root / "catalog.yaml", root)
     catalog: tuple[str, ...] = ()
     if catalog_doc:
@@ -175,10 +184,20 @@ def load_knowledge(root: Path) -> Knowledge:
         if topic_id not in files:
             problems.append(Problem("content/catalog.yaml", "topics", f"topic {topic_id!r} has no answer files"))
 
+    problems += _offtopic_clashes(offtopic, answers)
     if problems:
         raise ContentError(problems)
     assert facts is not None and crisis is not None
-    return Knowledge(root, facts, ui, answers, catalog, crisis, env)
+    return Knowledge(root, facts, ui, answers, catalog, crisis, env, offtopic)
+
+
+def _offtopic_clashes(offtopic: dict[str, tuple[str, ...]],
+                      answers: dict[str, dict[str, Answer]]) -> list[Problem]:
+    """An off-topic question that is also a topic's example would teach the matcher both."""
+    examples = {normalize(x): topic for topic, by_lang in answers.items()
+                for ans in by_lang.values() for x in ans.examples}
+    return [Problem("content/offtopic.yaml", f"{lang}.{i}", f"also an example of {examples[normalize(q)]}")
+            for lang, qs in offtopic.items() for i, q in enumerate(qs) if normalize(q) in examples]
 
 
 def _render_answer(topic: TopicFile, lang: str, facts: Facts, env: jinja2.Environment,

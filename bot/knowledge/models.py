@@ -112,6 +112,13 @@ class TopicFile(Strict):
         return value
 
 
+class OffTopicFile(Strict):
+    """content/offtopic.yaml: questions the bot must not claim to answer (classifier.py)."""
+
+    zh: list[str] = []
+    en: list[str] = []
+
+
 class CrisisFile(Strict):
     """content/crisis.yaml: regular expressions, matched on normalised text."""
 
