@@ -269,3 +269,18 @@ def test_time_zone_command(chat_en: Chat):
         chat_en.say(f"/tz {bad}")
         assert "don't know the time zone" in chat_en.text
     assert chat_en.engine.store.user_by_id(chat_en.user_id)["tz"] == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("text", ["help", "Help!", "帮助", "菜单", "?", "？"])
+def test_a_lone_help_word_shows_the_help_screen(chat: Chat, loaded, text: str):
+    """The help screen (in whichever language the word suggests), not the legal-aid answer."""
+    chat.say(text)
+    screen = chat.last[0].text
+    assert "/report" in screen and "/apr" in screen and "/help" in screen
+    for lang in ("zh", "en"):
+        assert loaded.knowledge.answer("legal_aid", lang).title not in screen
+
+
+def test_help_inside_a_sentence_is_still_a_question(chat_en: Chat, loaded):
+    chat_en.say("where can i get free legal help")
+    assert loaded.knowledge.answer("legal_aid", "en").title in chat_en.last[0].text

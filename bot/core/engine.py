@@ -40,6 +40,9 @@ log = logging.getLogger("bot.engine")
 BEFORE_REPLY: list[Action] = []
 
 Clock = Callable[[], dt.datetime]
+#: A message that is only one of these words asks for the help screen, not a topic
+#: ("help" alone matched the legal-aid answer).
+HELP_WORDS = {"help", "menu", "帮助", "菜单", "功能", "帮助菜单", "使用说明", "?", "？"}
 GREETINGS = {"hi", "hello", "hey", "你好", "您好", "在吗", "在不在", "哈喽", "嗨", "hi there", "早上好", "晚上好"}
 
 
@@ -337,6 +340,8 @@ class Engine:
         norm = normalize(text)
         if norm.strip(" !！.。~") in GREETINGS:
             return [Reply(text=self.k.text(ctx.lang, "greeting"))]
+        if norm.strip(" !！.。~") in HELP_WORDS or norm.strip() in HELP_WORDS:
+            return self._command("/help", None, ctx)
         for lang in (ctx.lang, "en" if ctx.lang == "zh" else "zh"):
             for phrase, dialog_id in self.triggers[lang]:
                 if phrase in norm:
