@@ -42,7 +42,7 @@ BEFORE_REPLY: list[Action] = []
 Clock = Callable[[], dt.datetime]
 #: A message that is only one of these words asks for the help screen, not a topic
 #: ("help" alone matched the legal-aid answer).
-HELP_WORDS = {"help", "menu", "帮助", "菜单", "功能", "帮助菜单", "使用说明", "?", "？"}
+HELP_WORDS = {"help", "menu", "帮助", "菜单", "功能", "帮助菜单", "使用说明", "?"}  # after normalize()
 GREETINGS = {"hi", "hello", "hey", "你好", "您好", "在吗", "在不在", "哈喽", "嗨", "hi there", "早上好", "晚上好"}
 
 
@@ -338,9 +338,10 @@ class Engine:
     # questions -----------------------------------------------------------------------------
     def _free_text(self, text: str, ctx: Ctx) -> list[Reply]:
         norm = normalize(text)
-        if norm.strip(" !！.。~") in GREETINGS:
+        bare = norm.strip(" !！.。~")
+        if bare in GREETINGS:
             return [Reply(text=self.k.text(ctx.lang, "greeting"))]
-        if norm.strip(" !！.。~") in HELP_WORDS or norm.strip() in HELP_WORDS:
+        if bare in HELP_WORDS:
             return self._command("/help", None, ctx)
         for lang in (ctx.lang, "en" if ctx.lang == "zh" else "zh"):
             for phrase, dialog_id in self.triggers[lang]:
