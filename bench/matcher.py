@@ -1,6 +1,6 @@
 """Benchmark the question matcher against a plain BM25 baseline.
 
-    python bench/matcher.py [--repeat N]
+    python bench/matcher.py [--repeat N] [--set NAME=VALUE ...]
 
 Both run over tests/eval/questions.yaml and the content in content/. A second table gives the
 figures tuning may look at (the evaluation set stays locked): top-1 accuracy in 5-fold
@@ -202,7 +202,15 @@ def timed_build(build: Callable[[], object], fresh: Callable[[], None]) -> tuple
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="passes over the set for latency")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a Matcher constant for an ablation, e.g. W_CLASSIFIER=0")
     args = parser.parse_args()
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if not hasattr(Matcher, name) or not name.isupper():
+            parser.error(f"Matcher has no constant {name!r}")
+        setattr(Matcher, name, float(value))
+        print(f"ablation: Matcher.{name} = {value}")
     try:
         knowledge = load_knowledge(ROOT / "content")
     except ContentError as exc:
