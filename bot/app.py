@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import bot.actions.builtin  # noqa: F401  (registers actions)
 from bot.actions.registry import ACTIONS
@@ -13,6 +14,7 @@ from bot.contentfiles import ContentError, Problem
 from bot.core.engine import Clock, Engine, utcnow
 from bot.flow.loader import load_dialogs
 from bot.flow.models import Dialog
+from bot.knowledge.crisis import CrisisDetector
 from bot.knowledge.loader import Knowledge, load_knowledge
 from bot.knowledge.matcher import Matcher
 from storage import Store, open_db
@@ -22,11 +24,18 @@ from storage import Store, open_db
 class Loaded:
     knowledge: Knowledge
     dialogs: dict[str, Dialog]
+    #: where trained models are kept between starts (BOT_CACHE_DIR)
+    cache_dir: Path | None = None
 
     @cached_property
     def matcher(self) -> Matcher:
         """Built on first use (~0.7 s: it trains the classifier), then shared by engines."""
         return Matcher.build(self.knowledge)
+
+    @cached_property
+    def crisis(self) -> CrisisDetector:
+        """Built on first use (it trains the crisis model), then shared by engines."""
+        return CrisisDetector.from_knowledge(self.knowledge, self.cache_dir)
 
 
 def load_content(settings: Settings) -> Loaded:
@@ -46,7 +55,7 @@ def load_content(settings: Settings) -> Loaded:
     if problems:
         raise ContentError(problems)
     assert knowledge is not None and dialogs is not None
-    return Loaded(knowledge, dialogs)
+    return Loaded(knowledge, dialogs, settings.bot_cache_dir)
 
 
 def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
@@ -83,7 +92,8 @@ def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
 def build_engine(settings: Settings, clock: Clock = utcnow, loaded: Loaded | None = None) -> Engine:
     loaded = loaded or load_content(settings)
     store = Store(open_db(settings.bot_db_path))
-    return Engine(settings, store, loaded.knowledge, loaded.dialogs, loaded.matcher, clock=clock)
+    return Engine(settings, store, loaded.knowledge, loaded.dialogs, loaded.matcher, clock=clock,
+                  crisis=loaded.crisis)
 
 
 def fixed_clock(when: dt.datetime) -> Clock:

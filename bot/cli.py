@@ -109,7 +109,7 @@ def ask(settings: Settings, questions: list[str], lang: str | None, as_json: boo
         q = q.strip()
         if not q:
             continue
-        result = answer_question(loaded.knowledge, matcher, q, lang)
+        result = answer_question(loaded.knowledge, matcher, q, lang, loaded.crisis)
         if as_json:
             print(json.dumps(result, ensure_ascii=False), flush=True)
         else:

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     bot_port: int = Field(8080, ge=0, le=65535)
     bot_content_dir: Path = ROOT / "content"
     bot_dialogs_dir: Path = ROOT / "dialogs"
+    #: trained models kept between starts (plain arrays, keyed by what they were trained on)
+    bot_cache_dir: Path = ROOT / "data" / "cache"
 
     telegram_bot_token: str | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"

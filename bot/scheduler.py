@@ -287,10 +287,12 @@ def own_store(engine: Engine) -> ReminderStore:
 
 
 async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None = None,
-                        stop_event: asyncio.Event | None = None, interval: float = INTERVAL) -> None:
+                        stop_event: asyncio.Event | None = None, interval: float = INTERVAL,
+                        on_tick: Callable[[], None] | None = None) -> None:
     """The loop for `run`, `telegram` and `serve`: a tick every `interval` seconds until
     `stop_event` is set. The first tick runs at once, so what fell due while the bot was down
-    goes out on start-up. A failing tick is logged and the loop goes on."""
+    goes out on start-up. A failing tick is logged and the loop goes on. `on_tick` is called
+    after every tick (/healthz reports the age of the last one)."""
     scheduler = Scheduler(engine, channels, clock)
     stop = stop_event or asyncio.Event()
     log.info("reminder loop started for channels: %s", ", ".join(channels.names()) or "(none)")
@@ -303,6 +305,8 @@ async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None 
                 pruned_at = time.monotonic()
         except Exception as exc:
             log.error("reminder tick failed: %s", type(exc).__name__)
+        if on_tick is not None:
+            on_tick()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
     log.info("reminder loop stopped")

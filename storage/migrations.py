@@ -139,3 +139,22 @@ def m002_complaints_reminders(db: Database) -> None:
     db.execute("CREATE INDEX reminders_due ON reminders(status, due_at, next_attempt_at)")
     db.execute("CREATE INDEX reminders_user ON reminders(user_id, status, due_at)")
     db.execute("CREATE INDEX reminders_complaint ON reminders(complaint_id, status)")
+
+
+@migrations()
+def m003_session_paused(db: Database) -> None:
+    """A dialog set aside by a crisis reply: kept, but the next typed message is not taken as
+    its answer (the question is no longer on screen); the user resumes it with a button."""
+    db.execute("ALTER TABLE sessions ADD COLUMN paused INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m004_inbox_delivery(db: Database) -> None:
+    """Replies are kept for the whole dedup window, so any retry of a message id gets the same
+    answer, after a restart too (issue 12). Status: received -> done (handled, delivery not
+    confirmed) -> delivered (it used to be "done with replies NULL"); `sent` counts the replies
+    that went out, so a channel delivering one at a time (Telegram) resumes after a crash at
+    the first one not sent."""
+    db.execute("ALTER TABLE inbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE inbox SET status = 'delivered' WHERE status = 'done' AND replies IS NULL")
+    db.execute("CREATE INDEX inbox_received ON inbox(received_at)")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlite_utils import Database
 
+from storage.db import checkpoint
 from storage.migrations import USER_TABLES
+
+log = logging.getLogger("storage")
+DEDUP_WINDOW = dt.timedelta(days=7)  # how long a message id is remembered, with its replies
 
 
 def _now() -> str:
@@ -24,6 +29,10 @@ def _dumps(value: Any) -> str:
 class Store:
     def __init__(self, db: Database):
         self.db = db
+        # Called with (channel, external id) after a user's deletion is committed: channels
+        # drop what they hold in memory for that user (file links, paged answers).
+        self.on_delete: list[Callable[[str, str], None]] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -42,8 +51,20 @@ class Store:
             yield
         except BaseException:
             self.db.conn.execute("ROLLBACK")
+            self._after_commit.clear()
             raise
         self.db.conn.execute("COMMIT")
+        self._run_after_commit()
+
+    def _after(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the current transaction commits (at once when there is none)."""
+        self._after_commit.append(fn)
+        if not self.db.conn.in_transaction:
+            self._run_after_commit()
+
+    def _run_after_commit(self) -> None:
+        while self._after_commit:
+            self._after_commit.pop(0)()
 
     # users -------------------------------------------------------------------------------
     def user(self, channel: str, external_id: str) -> dict:
@@ -91,26 +112,33 @@ class Store:
         row["slots"] = json.loads(row["slots"])
         row["history"] = json.loads(row["history"] or "[]")
         row["editing"] = bool(row["editing"])
+        row["paused"] = bool(row.get("paused"))
         return row
 
     def save_session(self, user_id: int, dialog: str, step: str, slots: dict, history: list[str],
                      invalid: int = 0, editing: bool = False) -> None:
         self.db.execute(
-            "INSERT INTO sessions (user_id, dialog, step, slots, history, invalid, editing, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET dialog = excluded.dialog, "
+            "INSERT INTO sessions (user_id, dialog, step, slots, history, invalid, editing, paused, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT(user_id) DO UPDATE SET dialog = excluded.dialog, "
             "step = excluded.step, slots = excluded.slots, history = excluded.history, "
-            "invalid = excluded.invalid, editing = excluded.editing, updated_at = excluded.updated_at",
+            "invalid = excluded.invalid, editing = excluded.editing, paused = 0, updated_at = excluded.updated_at",
             [user_id, dialog, step, _dumps(slots), _dumps(history), invalid, int(editing), _now()])
+
+    def pause_session(self, user_id: int, paused: bool = True) -> None:
+        """Set the dialog aside (a crisis reply) or take it up again, keeping every answer."""
+        self.db.execute("UPDATE sessions SET paused = ? WHERE user_id = ?", [int(paused), user_id])
 
     def clear_session(self, user_id: int) -> None:
         self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
 
-    # inbox: dedup and crash recovery ---------------------------------------------------
+    # inbox: dedup, retries and crash recovery --------------------------------------------
     def receive(self, channel: str, message_id: str, user_id: int, payload: dict) -> tuple[int, str]:
         """Record an inbound message before it is handled (committed at once).
 
         Returns (inbox id, state): "new"; "pending" (seen but never finished: a crash,
-        handle it now); "undelivered" (handled, replies not yet confirmed sent); "done".
+        handle it now); "undelivered" (handled, delivery not yet confirmed); "done" (handled
+        and delivered; its replies are kept for retries until pruned); "foreign" (the id
+        belongs to another user's message: never dedup against it, never show its replies).
         """
         cur = self.db.execute(
             "INSERT OR IGNORE INTO inbox (channel, message_id, user_id, payload, status, received_at)"
@@ -120,46 +148,56 @@ class Store:
         self.db.conn.commit()
         if cur.rowcount == 1:
             return int(cur.lastrowid), "new"
-        row = next(self.db.query(
-            "SELECT id, status, replies FROM inbox WHERE channel = ? AND message_id = ?",
-            [channel, message_id]))
-        if row["status"] == "received":
-            return row["id"], "pending"
-        return row["id"], "undelivered" if row["replies"] is not None else "done"
+        row = self.db.execute("SELECT id, status, user_id FROM inbox WHERE channel = ? AND message_id = ?",
+                              [channel, message_id]).fetchone()
+        inbox_id, status, owner = row
+        if owner != user_id:
+            return inbox_id, "foreign"
+        return inbox_id, {"received": "pending", "done": "undelivered"}.get(status, "done")
 
     def finish(self, inbox_id: int, replies: list[dict]) -> None:
         """Mark handled (inside the step's transaction): drop the text, keep the replies."""
         self.db.execute(
-            "UPDATE inbox SET status = 'done', payload = NULL, replies = ? WHERE id = ?",
+            "UPDATE inbox SET status = 'done', payload = NULL, replies = ?, sent = 0 WHERE id = ?",
             [_dumps(replies), inbox_id])
 
-    def stored_replies(self, inbox_id: int) -> list[dict]:
-        row = next(self.db.query("SELECT replies FROM inbox WHERE id = ?", [inbox_id]))
-        return json.loads(row["replies"] or "[]")
+    def stored_replies(self, inbox_id: int, unsent: bool = False) -> list[dict]:
+        """The replies of a handled message; with `unsent`, only those not yet sent."""
+        row = self.db.execute("SELECT replies, sent FROM inbox WHERE id = ?", [inbox_id]).fetchone()
+        replies = json.loads(row[0] or "[]") if row else []
+        return replies[row[1] or 0:] if row and unsent else replies
 
-    def delivered(self, channel: str, message_id: str) -> None:
-        self.db.execute(
-            "UPDATE inbox SET replies = NULL WHERE channel = ? AND message_id = ?",
-            [channel, message_id])
+    _OWN = "channel = ? AND message_id = ? AND user_id IN (SELECT id FROM users WHERE channel = ? AND external_id = ?)"
+
+    def progress(self, channel: str, message_id: str, external_id: str) -> None:
+        """One more of the message's replies has gone out (committed at once)."""
+        self.db.execute(f"UPDATE inbox SET sent = sent + 1 WHERE status = 'done' AND {self._OWN}",
+                        [channel, message_id, channel, external_id])
+        self.db.conn.commit()
+
+    def delivered(self, channel: str, message_id: str, external_id: str) -> None:
+        """The channel confirmed delivery. The replies stay for retries of the same id."""
+        self.db.execute(f"UPDATE inbox SET status = 'delivered' WHERE status = 'done' AND {self._OWN}",
+                        [channel, message_id, channel, external_id])
         self.db.conn.commit()
 
     def unfinished(self, channel: str | None = None) -> list[dict]:
         """Inbox rows not handled or not delivered (after a crash), oldest first."""
         sql = ("SELECT inbox.*, users.external_id FROM inbox JOIN users ON users.id = inbox.user_id "
-               "WHERE (inbox.status = 'received' OR inbox.replies IS NOT NULL)")
+               "WHERE inbox.status IN ('received', 'done')")
         params: list[Any] = []
         if channel:
             sql += " AND inbox.channel = ?"
             params.append(channel)
         return list(self.db.query(sql + " ORDER BY inbox.id", params))
 
-    def prune_inbox(self, older_than: dt.timedelta = dt.timedelta(days=7)) -> int:
-        """Forget handled, delivered messages older than the dedup window. A channel retries
-        a message for minutes or hours, never for a week; keeping the ids longer only keeps
-        metadata about users that no feature needs."""
+    def prune_inbox(self, older_than: dt.timedelta = DEDUP_WINDOW) -> int:
+        """Forget delivered messages older than the dedup window, with their replies. A channel
+        retries a message for minutes or hours, never for a week; keeping the ids longer only
+        keeps metadata about users that no feature needs."""
         cutoff = (dt.datetime.now(dt.UTC) - older_than).isoformat(timespec="seconds")
         cur = self.db.execute(
-            "DELETE FROM inbox WHERE status = 'done' AND replies IS NULL AND received_at < ?", [cutoff])
+            "DELETE FROM inbox WHERE received_at < ? AND status = 'delivered'", [cutoff])
         self.db.conn.commit()
         return cur.rowcount
 
@@ -193,8 +231,23 @@ class Store:
         return out
 
     def delete_user(self, user_id: int) -> None:
-        """Erase every row that belongs to the user, the user row last, in one transaction."""
+        """Erase every row that belongs to the user, the user row last, in one transaction.
+
+        secure_delete (storage.db) zeroes the rows in the file; once the transaction commits,
+        the WAL, which still holds the pages as they were, is checkpointed and truncated, and
+        the channels are told (`on_delete`) to drop what they keep in memory."""
+        user = self.user_by_id(user_id)
         with self.db.atomic():
             for table in USER_TABLES:
                 self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
             self.db.execute("DELETE FROM users WHERE id = ?", [user_id])
+        if user is not None:
+            self._after(lambda: self._deleted(user["channel"], user["external_id"]))
+
+    def _deleted(self, channel: str, external_id: str) -> None:
+        checkpoint(self.db)
+        for listener in self.on_delete:
+            try:
+                listener(channel, external_id)
+            except Exception as exc:  # a channel's clean-up must not undo the reply
+                log.error("on_delete listener failed: %s", type(exc).__name__)

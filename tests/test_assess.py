@@ -77,19 +77,18 @@ def test_threats_from_an_unlicensed_lender_may_be_collecting_illegal_debt() -> N
     licensed = finding(assess(slots(behaviours=["threats"], lender_kind="bank")), "threats")
     unlicensed = finding(assess(slots(behaviours=["threats"], lender_kind="unlicensed_unknown")), "threats")
     assert R("criminal_law", "293-1") in unlicensed.rules and "illegal_debt" in unlicensed.notes
-    assert R("criminal_law", "293-1") not in licensed.rules and not licensed.notes
+    assert R("criminal_law", "293-1") not in licensed.rules and "illegal_debt" not in licensed.notes
     assert R("cba_2026") in licensed.rules     # banks: the banking association's guideline
 
 
-@pytest.mark.parametrize(("calls", "fid", "notes"), [
-    (2, "call_frequency_check", ("allowed",)),
-    (3, "call_frequency_check", ("allowed",)),
-    (4, "call_bombing", ("count",)),
-    (None, "call_bombing", ()),
-])
-def test_call_bombing_and_the_daily_limit(calls, fid: str, notes: tuple) -> None:
+@pytest.mark.parametrize(("calls", "fid"), [(2, "call_frequency_check"), (60, "call_frequency_check"),
+                                           (None, "call_frequency_check")])
+def test_an_older_mixed_count_is_never_compared_with_a_cap(calls, fid: str) -> None:
+    """Reports saved before issue 11 have one count of calls and texts together."""
     a = assess(slots(behaviours=["call_bombing"], calls_per_day=calls))
-    assert finding(a, fid).notes == notes
+    f = finding(a, fid)
+    assert f.severity == "worth_raising"
+    assert ("count_mixed" in f.notes) == (calls is not None)
 
 
 def test_rules_follow_the_kind_of_lender() -> None:
@@ -98,6 +97,8 @@ def test_rules_follow_the_kind_of_lender() -> None:
         return {r.instrument for r in finding(a, "pressed_others").rules}
 
     assert third("bank") == {"cba_2026", "credit_card_2011"}
+    bank = finding(assess(slots(behaviours=["pressed_others"], lender_kind="bank")), "pressed_others")
+    assert R("credit_card_2011", "68") in bank.rules
     assert third("consumer_finance") == {"gbt45251", "nfra_2024_4"}
     assert third("microloan") == {"gbt45251", "nifa_2018"}
     assert third("platform") == {"gbt45251", "nifa_2018"}

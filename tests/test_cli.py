@@ -139,7 +139,9 @@ def broken(tmp_path):
 
 def test_check_names_file_line_and_field(tmp_path, broken):
     faq = broken / "en" / "faq" / "employer_contact.yaml"
-    faq.write_text(faq.read_text().replace("checked: 2026-11-29", "checked: someday")
+    text = faq.read_text()
+    checked = next(line for line in text.splitlines() if line.startswith("checked: "))
+    faq.write_text(text.replace(checked, "checked: someday")
                    .replace("{{ hotlines.nfra.number }}", "{{ hotlines.nosuch.number }}"))
     result = run(["check"], tmp_path, BOT_CONTENT_DIR=str(broken))
     assert result.returncode == 1

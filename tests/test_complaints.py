@@ -90,7 +90,7 @@ def test_check_comes_the_morning_after_the_last_day_in_the_users_zone() -> None:
 
 
 @pytest.mark.parametrize(("body", "stage"), [
-    ("lender_service", "answer"), ("nfra", "accept"), ("local_bureau", "accept"), ("consumer", "market"),
+    ("lender_service", "lender_none"), ("nfra", "accept"), ("local_bureau", "accept"), ("consumer", "market"),
     ("stop_request", "stop"), ("police", "follow_up"), ("telecom", "follow_up"), ("nifa", "follow_up"),
     ("heimao", "follow_up"), ("other", "follow_up"),
 ])
@@ -178,7 +178,8 @@ def _draft(replies: list[Reply]) -> Reply:
     ("nfra", "none", "escalate_regulator_followup", "cpl:f:{id}"),
     ("nfra", "unsolved", "escalate_review_request", "cpl:s:{id}:nfra:review"),
     ("local_bureau", "none", "escalate_regulator_followup", "cpl:f:{id}"),
-    ("stop_request", "continuing", "escalate_continuing", "cpl:s:{id}:lender_service:answer"),
+    # a microloan company (record()'s default): no legal answer deadline for the new complaint
+    ("stop_request", "continuing", "escalate_continuing", "cpl:s:{id}:lender_service:lender_none"),
     ("police", "none", "escalate_followup", "cpl:f:{id}"),
     ("police", "unsolved", "escalate_followup", "cpl:f:{id}"),
     ("telecom", "none", "escalate_followup", "cpl:f:{id}"),
@@ -223,7 +224,7 @@ def test_lender_silent_goes_to_the_regulator_for_its_kind_citing_the_ticket(engi
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_solved_and_stopped_close_it(engine: Engine, lang: str) -> None:
     talk = Talk(engine, lang=lang)
-    c = record(talk, "lender_service")
+    c = record(talk, "lender_service", kind="bank")
     replies = talk.press(f"cpl:a:{c['id']}:solved")
     assert all(r.kind != "draft" for r in replies)
     assert talk.complaints()[0]["status"] == "solved"
@@ -236,7 +237,7 @@ def test_solved_and_stopped_close_it(engine: Engine, lang: str) -> None:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_snooze_asks_again_after_the_days_in_facts(engine: Engine, loaded: Loaded, lang: str) -> None:
     talk = Talk(engine, lang=lang)
-    c = record(talk, "lender_service")
+    c = record(talk, "lender_service", kind="bank")
     talk.press(f"cpl:a:{c['id']}:snooze")
     days = loaded.knowledge.facts.deadlines["follow_up"]["snooze_days"]
     old, new = talk.reminders()
@@ -262,7 +263,7 @@ def test_regulator_accepted_waits_for_the_conclusion(engine: Engine, loaded: Loa
 
 def test_answers_are_only_those_of_the_stage(engine: Engine) -> None:
     talk = Talk(engine, lang="en")
-    c = record(talk, "lender_service")
+    c = record(talk, "lender_service", kind="bank")
     talk.press(f"cpl:a:{c['id']}:accepted")      # a regulator's answer, not a lender's
     assert "expired" in talk.text and talk.complaints()[0]["stage"] == "answer"
 

@@ -15,7 +15,8 @@ def test_main_question_answered_in_chinese_with_source_and_date(chat: Chat):
     answer = chat.last[0]
     assert answer.kind == "answer"
     assert answer.text.startswith("催收打电话到单位")
-    assert "GB/T 45251-2025" in answer.text and "核对于 2026-11-29" in answer.text
+    checked = chat.engine.k.answer("employer_contact", "zh").checked
+    assert "GB/T 45251-2025" in answer.text and f"核对于 {checked}" in answer.text
     assert "我不是律师" in answer.text
     assert "m:employer_contact" in chat.buttons
 
@@ -23,9 +24,10 @@ def test_main_question_answered_in_chinese_with_source_and_date(chat: Chat):
 def test_main_question_answered_in_english(chat: Chat):
     chat.say("is it legal for the lender to call my employer?")
     assert chat.last[0].text.startswith("Collectors calling my employer")
-    assert "checked 2026-11-29" in chat.text and "not a lawyer" in chat.text
+    checked = chat.engine.k.answer("employer_contact", "en").checked
+    assert f"checked {checked}" in chat.text and "not a lawyer" in chat.text
     chat.press("m:employer_contact")
-    assert "Sources (checked 2026-11-29)" in chat.text and "binds:" in chat.text
+    assert f"Sources (checked {checked})" in chat.text and "binds:" in chat.text
 
 
 def test_start_dialog_switches_language_at_once_and_answers_the_need(chat: Chat):
@@ -56,10 +58,9 @@ def test_crisis_comes_first_outside_and_inside_dialogs(chat: Chat):
     chat.say("/start")
     chat.press("o:zh")
     chat.say("i want to kill myself")
-    assert chat.last[0].kind == "crisis"
-    assert chat.last[-1].text.startswith("你现在最需要")  # the pending question is kept
+    assert [r.kind for r in chat.last] == ["crisis"]     # alone: the pending question is not re-asked
     session = chat.engine.store.session(chat.engine.store.user("test", "u1")["id"])
-    assert session["step"] == "need"
+    assert session["step"] == "need" and session["paused"]  # ...but kept for later
 
 
 @pytest.mark.parametrize("text", ["吓死我了，催收打了一天电话", "笑死，这个催收真离谱"])
@@ -210,8 +211,9 @@ def test_delete_can_be_declined(chat: Chat):
 
 def test_message_text_is_not_kept_after_answering(chat: Chat):
     chat.say("我叫张三，电话13800000000，催收打我公司")
-    rows = list(chat.engine.store.db.query("SELECT payload, replies FROM inbox"))
-    assert rows == [{"payload": None, "replies": None}]
+    rows = list(chat.engine.store.db.query("SELECT payload, replies, status FROM inbox"))
+    assert len(rows) == 1 and rows[0]["payload"] is None and rows[0]["status"] == "delivered"
+    assert "张三" not in rows[0]["replies"] and "13800000000" not in rows[0]["replies"]  # replies kept for retries
 
 
 def test_attachment_gets_a_helpful_reply(chat: Chat):

@@ -19,10 +19,14 @@ def outcome_parts(replies: list[Reply]) -> tuple[list[Reply], list[Reply], Reply
     return answers, drafts, replies[-1]
 
 
+# The notes to the employer and to contacts disclose the minimum: no lender, no dates.
+MINIMAL_NOTES = ("employer_notice", "contacts_message")
+
+
 def check_drafts(drafts: list[Reply], *must: str) -> None:
     for d in drafts:
         assert d.draft_id
-        for text in must:
+        for text in must if d.draft_id not in MINIMAL_NOTES else ():
             assert text in d.text, (d.draft_id, text)
         for bad in ENDING:
             assert bad not in d.text, (d.draft_id, bad)
@@ -88,7 +92,7 @@ def test_employer_story_in_chinese_with_a_correction(chat: Chat) -> None:
         if r.kind == "draft":
             assert replies[i - 1].kind == "text" and replies[i - 1].text.startswith("下一条")
     notice = next(d for d in drafts if d.draft_id == "employer_notice")
-    assert "领导 / 老板、人事" in notice.text
+    assert "领导 / 老板" not in notice.text and notice.text.splitlines()[2] == "您好："   # a greeting, not labels
     assert "k:l" in [b.id for b in closing.buttons]
 
     # /cases lists it; a button shows it again; one draft on its own
@@ -102,7 +106,7 @@ def test_employer_story_in_chinese_with_a_correction(chat: Chat) -> None:
     assert f"k:d:{case_id}:employer_notice" in chat.buttons
     chat.press(f"k:d:{case_id}:employer_notice")
     assert [r.kind for r in chat.last] == ["text", "draft"]
-    assert "领导 / 老板、人事" in chat.last[1].text
+    assert chat.last[1].text == notice.text
 
     # after switching to English, the same case reads in English
     chat.say("/lang en")
@@ -122,8 +126,11 @@ def test_emergency_contact_story_in_english(chat_en: Chat) -> None:
     chat.say("EasyLoan Plus")
     chat.press_label("Lending platform / app (not sure who lent)")
     chat.say("2 3 7 6")                          # told me; asked me to pay; call bombing; nights
-    assert "worst days" in chat.text
+    assert "worst day" in chat.text and "answer" in chat.text      # connected calls, asked apart
     chat.say("15")
+    assert "not answered" in chat.text
+    chat.press("c:skip")                          # unanswered calls
+    chat.press("c:skip")                          # texts
     chat.say("after 22:30")
     chat.say("2026-11-15")
     chat.say("yesterday")

@@ -52,18 +52,23 @@ def behaviour_phrase(k: Knowledge, lang: str, inc: Incident, b: str) -> str:
 
 
 def check_drafts(o: Outcome, k: Knowledge, lang: str) -> None:
-    """Every draft names the lender, both dates and every behaviour, with nothing unfilled."""
+    """Every draft names the lender, both dates and every behaviour, with nothing unfilled;
+    the notes to the employer and to contacts name none of them (minimum disclosure)."""
     inc = o.incident
     assert o.drafts, "a report always has drafts"
     for draft_id, text in o.drafts.items():
+        for bad in LEFTOVERS:
+            assert bad not in text, (draft_id, bad)
+        if draft_id in ("employer_notice", "contacts_message"):
+            assert inc.lender not in text, draft_id
+            assert not any(behaviour_phrase(k, lang, inc, b) in text for b in inc.behaviours), draft_id
+            continue
         assert inc.lender in text, draft_id
         for day in (inc.started, inc.latest):
             assert day is not None
             assert fmt_date(day, lang) in text, (draft_id, day)
         for b in inc.behaviours:
             assert behaviour_phrase(k, lang, inc, b) in text, (draft_id, b)
-        for bad in LEFTOVERS:
-            assert bad not in text, (draft_id, bad)
 
 
 def run(slots: dict[str, Any], lang: str) -> Outcome:
@@ -118,8 +123,9 @@ def test_employer_told_about_the_debt(lang: str) -> None:
     assert o.route.regulator == "nfra"
     assert list(o.drafts) == ["stop_contact", "employer_notice", "lender_complaint", "regulator_complaint"]
     notice = o.drafts["employer_notice"]
-    assert "说我欠钱不还，让公司扣我工资" in notice
-    assert ("领导 / 老板、人事" if lang == "zh" else "Boss / manager, HR") in notice
+    assert "说我欠钱不还，让公司扣我工资" not in notice            # no quotes of the collector
+    assert "说我欠钱不还，让公司扣我工资" in o.drafts["lender_complaint"]
+    assert ("领导 / 老板" if lang == "zh" else "Boss / manager") not in notice   # no button labels
     assert "李明" in notice and "13800001111" in o.drafts["stop_contact"]
     k = report_knowledge()
     assert k.text(lang, "report.contact_by.letter.calls_workhours") in o.drafts["stop_contact"]
@@ -150,10 +156,12 @@ def test_contacts_blasted(lang: str) -> None:
     assert severity(o, "family_contact") == "likely_violation"   # they could reach the borrower
     assert severity(o, "upfront_deduction") == "worth_raising"
     ids = o.route.ids()
-    assert ids.index("nifa") < ids.index("regulator_local")       # platform: NIFA and the bureau
+    # platform: find the lender in the contract first; NIFA after the regulator, without a letter
+    assert ids.index("find_lender") < ids.index("lender_complaint")
+    assert ids.index("regulator_platform") < ids.index("nifa") and o.route.steps[ids.index("nifa")].draft is None
     assert "telecom" in ids and "regulator_nfra" not in ids
     assert ids.index("lender_complaint") < ids.index("repayment_plan")
-    assert o.route.steps[ids.index("lender_complaint")].deadline is None   # 15-day rule: banks only
+    assert o.route.steps[ids.index("lender_complaint")].deadline == "none"   # 15-day rule: banks only
     evidence = o.route.steps[ids.index("evidence")]
     assert "screenshots" not in evidence.gather and "contract" in evidence.gather
     assert set(o.drafts) == {"stop_contact", "contacts_message", "lender_complaint", "repayment_plan",
@@ -171,7 +179,7 @@ def test_contacts_blasted(lang: str) -> None:
 NIGHT = {
     "role": "borrower", "lender_name": "闪电借", "lender_kind": "microloan",
     "behaviours": ["night_contact", "call_bombing", "insults"],
-    "calls_per_day": 60, "call_hours": "23:00-03:00",
+    "calls_connected": 5, "calls_unanswered": 40, "texts_per_day": 15, "call_hours": "23:00-03:00",
     "started": "2026-11-01", "latest": "2026-11-28", "evidence": ["call_log"],
     "loan_known": False, "wants": ["complain"], "contact_by": "calls_daytime",
 }
@@ -181,8 +189,10 @@ NIGHT = {
 def test_night_call_bombing(lang: str) -> None:
     o = run(NIGHT, lang)
     assert severity(o, "night_contact") == "likely_violation"
-    bombing = next(f for f in o.assessment.findings if f.id == "call_bombing")
-    assert bombing.severity == "likely_violation" and bombing.values == {"calls": 60}
+    bombing = next(f for f in o.assessment.findings if f.id == "call_frequency")
+    assert bombing.severity == "likely_violation"            # 5 connected calls: above GB/T's 3
+    assert bombing.values == {"connected": 5, "unanswered": 40, "texts": 15, "cap": 3}
+    assert {r.instrument for r in bombing.rules} == {"gbt45251", "civil_code"}   # no police law
     assert severity(o, "insults") == "likely_violation"
     night = next(f for f in o.assessment.findings if f.id == "night_contact")
     assert "nifa_2018" not in {r.instrument for r in night.rules}   # hours never from the 2018 convention
@@ -194,7 +204,7 @@ def test_night_call_bombing(lang: str) -> None:
     assert "police_statement" not in o.drafts
     k = report_knowledge()
     text = findings_replies(o, k, lang)[0].text
-    assert "60" in text
+    assert "40" in text and "15" in text
     assert k.facts.hotlines["telecom"].number in steps_reply(o, k, lang).text
     assert "23:00-03:00" in o.drafts["lender_complaint"]
 
@@ -218,7 +228,8 @@ def test_threats_and_fake_court_papers(lang: str) -> None:
     assert threats.severity == "urgent"
     assert o.assessment.findings[0].id == "threats"            # most serious first
     rules = {(r.instrument, r.articles) for r in threats.rules}
-    assert ("police_law", ("50",)) in rules and ("criminal_law", ("293",)) in rules
+    assert ("police_law", ("50",)) in rules and ("criminal_law", ("293",)) not in rules   # 293: a note only
+    assert "serious" in threats.notes and "no_contact" in threats.notes
     assert ("criminal_law", ("293-1",)) in rules and "illegal_debt" in threats.notes
     assert severity(o, "fake_documents") == "likely_violation"
     assert {"danger", "not_a_crime"} <= set(o.assessment.notes)
@@ -231,8 +242,11 @@ def test_threats_and_fake_court_papers(lang: str) -> None:
     assert "三天不还就去你家，让你全家好看" in statement and "17100009999" in statement
     assert "王芳" in statement
     assert ("【身份证号】" if lang == "zh" else "[Your ID card number]") in statement
-    criminal = "第280条、第293条、第293条之一" if lang == "zh" else "Arts. 280, 293 and 293-1"
-    assert criminal in statement                               # one instrument, articles merged
+    police_law = report_knowledge().facts.instruments["police_law"].name.get(lang)
+    assert police_law in statement                             # the main basis
+    assert ("第50条第1款" if lang == "zh" else "Art. 50(1)") in statement
+    assert ("第50条第2款" if lang == "zh" else "Art. 50(2)") in statement     # the no-contact order
+    assert ("情节恶劣" if lang == "zh" else "egregious") in statement        # 293 only with its condition
     k = report_knowledge()
     assert k.facts.hotlines["court"].number in steps_reply(o, k, lang).text
     assert k.facts.hotlines["police"].number in findings_replies(o, k, lang)[0].text
@@ -299,8 +313,10 @@ def test_microloan_app_with_impersonation(lang: str) -> None:
     assert {"court_check", "fraud", "telecom", "regulator_local"} <= set(ids)
     assert "police_statement" in o.drafts and "contacts_message" in o.drafts
     assert "employer_notice" not in o.drafts and "repayment_plan" not in o.drafts
-    for text in o.drafts.values():                                # same-day incident
-        assert "把我的身份证照片发到了家族群" in text
+    for draft_id, text in o.drafts.items():                       # same-day incident
+        if draft_id != "contacts_message":                        # minimum disclosure: no story
+            assert "把我的身份证照片发到了家族群" in text
+    assert "把我的身份证照片发到了家族群" not in o.drafts["contacts_message"]
     k = report_knowledge()
     assert k.facts.hotlines["fraud"].number in steps_reply(o, k, lang).text
     if lang == "zh":

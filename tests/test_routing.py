@@ -22,7 +22,7 @@ def slots(**kw: object) -> dict:
     ("bank", "nfra", "regulator_nfra"),
     ("consumer_finance", "nfra", "regulator_nfra"),
     ("microloan", "local_bureau", "regulator_local"),
-    ("platform", "local_bureau", "regulator_local"),
+    ("platform", "local_bureau", "regulator_platform"),
     ("unlicensed_unknown", "local_bureau", "regulator_local"),
 ])
 def test_the_regulator_fits_the_lender(kind: str, regulator: str, step: str) -> None:
@@ -38,7 +38,7 @@ def test_the_lenders_answer_deadline_applies_to_banks_and_consumer_finance_only(
     for kind in KINDS:
         r = route(slots(lender_kind=kind))
         step = r.steps[r.ids().index("lender_complaint")]
-        assert step.deadline == ("institution" if kind in ("bank", "consumer_finance") else None)
+        assert step.deadline == ("institution" if kind in ("bank", "consumer_finance") else "none")
 
 
 def test_police_come_first_when_anything_is_urgent() -> None:

@@ -35,14 +35,24 @@ def test_inbox_states(tmp_path):
     assert store.receive("test", "1", uid, {"text": "hi"}) == (1, "new")
     assert store.receive("test", "1", uid, {"text": "hi"}) == (1, "pending")
     with store.transaction():
-        store.finish(1, [{"text": "reply"}])
+        store.finish(1, [{"text": "reply"}, {"text": "second"}])
     assert store.receive("test", "1", uid, {}) == (1, "undelivered")
-    assert store.stored_replies(1) == [{"text": "reply"}]
-    store.delivered("test", "1")
+    assert store.stored_replies(1) == [{"text": "reply"}, {"text": "second"}]
+    store.progress("test", "1", "a")                    # the first reply went out
+    assert store.stored_replies(1, unsent=True) == [{"text": "second"}]
+    assert [r["message_id"] for r in store.unfinished("test")] == ["1"]
+    store.delivered("test", "1", "a")
     assert store.receive("test", "1", uid, {}) == (1, "done")
+    assert store.unfinished("test") == []
     row = next(store.db.query("SELECT * FROM inbox"))
-    assert row["payload"] is None and row["replies"] is None  # no message text kept
+    assert row["payload"] is None                      # the text the user typed is not kept
+    assert store.stored_replies(1) == [{"text": "reply"}, {"text": "second"}]  # kept for retries
     assert store.receive("other", "1", uid, {})[1] == "new"  # ids are per channel
+    b = store.user("test", "b")["id"]
+    assert store.receive("test", "1", b, {})[1] == "foreign"  # someone else's id: not theirs
+    store.delivered("test", "1", "b")                   # and b cannot acknowledge a's message
+    store.progress("test", "1", "b")
+    assert store.db.execute("SELECT sent FROM inbox WHERE id = 1").fetchone()[0] == 1
 
 
 def test_transaction_rolls_back_together(tmp_path):
@@ -93,8 +103,8 @@ def test_prune_inbox_forgets_only_old_delivered_messages(tmp_path):
         for mid in ("old-done", "old-undelivered", "new-done"):
             row = next(store.db.query("SELECT id FROM inbox WHERE message_id = ?", [mid]))
             store.finish(row["id"], [{"text": "r"}])
-    store.delivered("test", "old-done")
-    store.delivered("test", "new-done")
+    store.delivered("test", "old-done", "a")
+    store.delivered("test", "new-done", "a")
     store.db.execute("UPDATE inbox SET received_at = '2020-01-01T00:00:00+00:00' WHERE message_id LIKE 'old-%'")
     assert store.prune_inbox() == 1
     left = {r["message_id"] for r in store.db.query("SELECT message_id FROM inbox")}

@@ -114,7 +114,7 @@ def handled(engine: Engine, update: dict[str, Any], user: int) -> bool:
     """The update was handled and its replies delivered (acknowledged)."""
     rows = list(engine.store.db.query("SELECT status, replies FROM inbox WHERE channel = 'telegram' AND message_id = ?",
                                       [f"{update['update_id']}:{user}"]))
-    return bool(rows) and rows[0]["status"] == "done" and rows[0]["replies"] is None
+    return bool(rows) and rows[0]["status"] == "delivered"
 
 
 @pytest.fixture

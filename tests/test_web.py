@@ -120,17 +120,21 @@ async def test_forged_and_malformed_sessions_are_just_new_users(client: TestClie
 
 # --- retries --------------------------------------------------------------------------------------
 
-async def test_a_retried_message_id_gets_the_same_replies_not_a_second_step(client: TestClient,
-                                                                            engine: Engine) -> None:
+async def test_a_retried_message_id_gets_the_same_replies_not_a_second_step(client: TestClient, engine: Engine,
+                                                                            make_engine, settings) -> None:
     session = (await chat(client, text="/start", id="m1"))["session"]
     first = await chat(client, session, text="/remind 30m 回电话", id="m2")
     again = await chat(client, session, text="/remind 30m 回电话", id="m2")
     assert again == first and "好的，我会在" in texts(first)
     assert len(list(engine.store.db.query("SELECT id FROM reminders"))) == 1
-    webchat_app = client.app[webchat.WEB]
-    webchat_app.recent = webchat.Expiring(webchat.RETRY_WINDOW, 10)     # a restart: the cache is gone
-    late = await chat(client, session, text="/remind 30m 回电话", id="m2")
-    assert late["replies"] == []                                       # ... still no second reminder
+    for i in range(30):                                                # many other messages in between
+        await chat(client, session, text=f"/help {i}", id=f"x{i}")
+    restarted = create_app(ServerContext(settings, make_engine()))    # a restart: nothing in memory
+    async with TestClient(TestServer(restarted)) as c2:
+        late = await chat(c2, session, text="/remind 30m 回电话", id="m2")
+        assert late == first                                           # the same answer, from the database
+        first_start = await chat(c2, session, text="/start", id="m1")
+        assert first_start["replies"] and first_start["replies"][-1]["buttons"]  # the page gets its question
     assert len(list(engine.store.db.query("SELECT id FROM reminders"))) == 1
     assert (await chat(client, session, text="/remind 30m 回电话", id=3))["replies"]   # numbers are ids too
     assert len(list(engine.store.db.query("SELECT id FROM reminders"))) == 2
@@ -269,11 +273,28 @@ async def test_export_files_are_links_that_work_and_expire(client: TestClient) -
     assert r.headers["Cache-Control"] == "no-store"
     exported = json.loads(await r.text())
     assert exported["user"]["external_id"] == session
-    assert (await client.get(f["url"])).status == 200                  # more than once, within the time
+    now[0] += webchat.REUSE_GRACE - 1
+    assert (await client.get(f["url"])).status == 200                  # a download manager's second fetch
+    now[0] += 2
+    assert (await client.get(f["url"])).status == 404                  # ... but it is one download's link
+    unused = (await chat(client, session, text="/export", id="e2"))["replies"][0]["files"][0]["url"]
     now[0] += webchat.FILE_TTL + 1
-    r = await client.get(f["url"])
+    r = await client.get(unused)
     assert r.status == 404 and "expired" in (await r.json())["error"]
     assert (await client.get("/api/file/not-a-token")).status == 404
+
+
+async def test_delete_kills_the_export_links_and_a_retry_gets_a_fresh_one(client: TestClient) -> None:
+    session = (await chat(client, text="/start"))["session"]
+    other = (await chat(client, text="/start"))["session"]
+    mine = (await chat(client, session, text="/export", id="e1"))["replies"][0]["files"][0]["url"]
+    theirs = (await chat(client, other, text="/export"))["replies"][0]["files"][0]["url"]
+    retried = (await chat(client, session, text="/export", id="e1"))["replies"][0]["files"][0]["url"]
+    assert retried != mine and (await client.get(retried)).status == 200   # a retry: a new link, same file
+    await chat(client, session, text="/delete")
+    await chat(client, session, choice="y:delete")
+    assert (await client.get(mine)).status == 404                      # made before /delete: dead at once
+    assert (await client.get(theirs)).status == 200                    # another user's link is untouched
 
 
 def test_the_file_store_is_bounded() -> None:
@@ -327,4 +348,4 @@ async def test_chromium_loads_the_page_and_starts_the_conversation(engine: Engin
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     [user] = web_users(engine)                                        # the page sent /start by itself
     assert list(engine.store.db.query("SELECT status FROM inbox WHERE user_id = ?", [user["id"]])) == [
-        {"status": "done"}]
+        {"status": "delivered"}]

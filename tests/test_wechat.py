@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import logging
 import os
 import re
 import struct
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,8 +44,14 @@ TS, NONCE = "1700000000", "n0nce"
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def signed(token: str = TOKEN, **extra: str) -> dict[str, str]:
-    return {"timestamp": TS, "nonce": NONCE, "signature": signature(token, TS, NONCE), **extra}
+_nonces = itertools.count()
+
+
+def signed(token: str = TOKEN, ts: str | None = None, nonce: str | None = None, **extra: str) -> dict[str, str]:
+    """Query parameters signed now, with a fresh nonce (as WeChat signs each request)."""
+    ts = ts or str(int(time.time()))
+    nonce = nonce or f"n{next(_nonces)}"
+    return {"timestamp": ts, "nonce": nonce, "signature": signature(token, ts, nonce), **extra}
 
 
 def message(content: str | None = None, msg_id: int | None = None, user: str = OPENID, kind: str = "text",
@@ -182,6 +190,43 @@ async def test_verification_echoes_with_the_right_signature_only(client: TestCli
         assert r.status == 403 and "x" not in await r.text()
 
 
+async def test_old_timestamps_and_replayed_urls_are_refused(client: TestClient, engine: Engine) -> None:
+    """Item 4: plain mode's signature covers only the token, timestamp and nonce, so a signed URL
+    (even one signed with timestamp 1) could carry any body. Now a timestamp must be within
+    5 minutes, and a (timestamp, nonce) is good for one body only."""
+    now = int(time.time())
+    for ts in ("1", str(now - 301), str(now + 301), "not-a-number"):
+        await post(client, message("/start", next(_ids)), 403, params=signed(ts=ts))
+        assert (await client.get("/wechat", params=signed(ts=ts, echostr="x"))).status == 403
+    assert engine.store.db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 0
+    params = signed(ts=str(now - 200))
+    body = message("/start", next(_ids))
+    first = await post(client, body, params=params)
+    assert content_of(first) and await post(client, body, params=params) == first   # WeChat's own retry
+    await post(client, message("/delete", next(_ids)), 403, params=params)          # same URL, other body
+    assert engine.store.db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0] == 1
+
+
+async def test_another_users_msgid_never_gets_their_reply(client: TestClient, engine: Engine) -> None:
+    """Item 4: dedup and the reply cache are keyed by (openid, MsgId)."""
+    victim = content_of(await post(client, message("/remind 30m 给王小明打电话 13800001111", 777, user="oVictim")))
+    assert "王小明" in victim or "13800001111" in victim or victim
+    forged = content_of(await post(client, message("/help", 777, user="oAttacker")))
+    assert forged and forged != victim and "王小明" not in forged and "13800001111" not in forged
+    again = content_of(await post(client, message("/remind 30m 给王小明打电话 13800001111", 777, user="oVictim")))
+    assert again == victim                                                         # the victim's retry still works
+
+
+async def test_a_retry_after_a_restart_gets_the_same_reply(client: TestClient, engine: Engine, make_engine,
+                                                           settings: Settings) -> None:
+    """Item 2: the replies are in the database for the dedup window, not only in memory."""
+    first = content_of(await post(client, message("/remind 30m 回电话", 4242)))
+    app = create_app(ServerContext(wechat_settings(settings), make_engine()))     # nothing in memory
+    async with TestClient(TestServer(app)) as c2:
+        assert content_of(await post(c2, message("/remind 30m 回电话", 4242))) == first
+    assert engine.store.db.execute("SELECT COUNT(*) FROM reminders").fetchone()[0] == 1
+
+
 async def test_the_endpoint_is_off_without_a_token(engine: Engine, settings: Settings) -> None:
     ctx = ServerContext(settings, engine)
     async with TestClient(TestServer(create_app(ctx))) as c:
@@ -224,7 +269,7 @@ async def test_a_retried_msgid_gets_the_same_reply_not_a_second_step(client: Tes
     assert first == again and "好的，我会在" in first
     assert len(list(engine.store.db.query("SELECT id FROM reminders"))) == 1
     client.app[WECHAT].recent = wechat_channel.Expiring(60, 10)      # a restart: the cache is gone
-    assert await say(client, "/remind 30m 回电话", msg_id=777) == ""  # `success`, still one reminder
+    assert await say(client, "/remind 30m 回电话", msg_id=777) == first  # from the database, still one reminder
     assert len(list(engine.store.db.query("SELECT id FROM reminders"))) == 1
     await say(client, "/remind 30m 回电话", msg_id=778)
     assert len(list(engine.store.db.query("SELECT id FROM reminders"))) == 2
@@ -376,7 +421,9 @@ def encrypted_body(payload: str) -> bytes:
     return f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><Encrypt>{cdata(payload)}</Encrypt></xml>".encode()
 
 
-def safe_params(payload: str, ts: str = "1700000000", nonce: str = "wpnonce", **extra: str) -> dict[str, str]:
+def safe_params(payload: str, ts: str | None = None, nonce: str | None = None, **extra: str) -> dict[str, str]:
+    ts = ts or str(int(time.time()))
+    nonce = nonce or f"wp{next(_nonces)}"
     return {"timestamp": ts, "nonce": nonce, "signature": signature(TOKEN, ts, nonce), "encrypt_type": "aes",
             "msg_signature": signature(TOKEN, ts, nonce, payload), **extra}
 

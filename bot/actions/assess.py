@@ -12,6 +12,13 @@ Severity:
 - likely_violation: a collection rule that binds this kind of lender was very likely broken.
 - worth_raising: it depends on facts we cannot know; the finding says honestly when the
   behaviour is allowed and what would make it improper.
+
+Call frequency (legal-facts.md s. 1): connected calls, unanswered dial attempts and texts are
+counted apart, because each cap counts one of them and binds one kind of lender: GB/T 45251
+caps connected notice calls at 3 a day (online consumer lenders), the China Banking
+Association guideline caps unanswered attempts at 6 a day to one number (banks), and texts
+have no numeric cap. Only a count above a cap that binds this lender is a likely violation;
+the police law and the soft-violence opinion are never cited for a frequency.
 """
 
 from __future__ import annotations
@@ -34,14 +41,23 @@ SEVERITIES: tuple[Severity, ...] = ("urgent", "likely_violation", "worth_raising
 KINDS = ("bank", "consumer_finance", "microloan", "platform", "unlicensed_unknown")
 BEHAVIOURS = (
     "called_employer", "disclosed_debt", "pressed_others", "called_contacts", "contacted_family",
-    "night_contact", "call_bombing", "threats", "insults", "public_shaming", "fake_documents",
-    "impersonation", "visits", "personal_account", "other",
+    "night_contact", "call_bombing", "threats", "threat_visit", "insults", "public_shaming",
+    "fake_documents", "impersonation", "visits", "personal_account", "other",
 )
 THIRD_PARTY = frozenset({"called_employer", "disclosed_debt", "pressed_others", "called_contacts",
                          "contacted_family"})
 EVIDENCE = ("recordings", "screenshots", "call_log", "witnesses", "documents")
 WANTS = ("stop_contact", "complain", "police", "negotiate", "understand")
-FREQUENCY_LIMIT = 3  # connected notice calls a day to one debtor (GB/T 45251-2025)
+# Daily caps and the instrument that sets each (legal-facts.md s. 1): (count, cap, instrument).
+CONNECTED_CAP = 3    # connected notice calls a day to one debtor (GB/T 45251-2025, online lenders)
+UNANSWERED_CAP = 6   # unanswered dial attempts a day to one number (CBA guideline 2026, banks)
+FREQUENCY_CAPS: dict[str, tuple[str, int, str]] = {
+    "bank": ("unanswered", UNANSWERED_CAP, "cba_2026"),
+    "consumer_finance": ("connected", CONNECTED_CAP, "gbt45251"),
+    "microloan": ("connected", CONNECTED_CAP, "gbt45251"),
+    "platform": ("connected", CONNECTED_CAP, "gbt45251"),
+    "unlicensed_unknown": ("connected", CONNECTED_CAP, "gbt45251"),
+}
 
 
 # --- the answers, read once ---------------------------------------------------------------
@@ -61,7 +77,10 @@ class Incident:
     reachable: bool | None = None               # was the borrower's own phone working and known?
     threat_words: str = ""
     visit_stayed: bool | None = None
-    calls_per_day: int | float | None = None
+    calls_per_day: int | float | None = None     # older reports: one count, kind unknown
+    calls_connected: int | float | None = None   # answered collection calls a day
+    calls_unanswered: int | float | None = None  # dial attempts not answered a day
+    texts_per_day: int | float | None = None     # texts and app messages a day
     call_hours: str = ""
     other_text: str = ""
     started: dt.date | None = None
@@ -96,6 +115,9 @@ class Incident:
             threat_words=_text(slots.get("threat_words")),
             visit_stayed=slots.get("visit_stayed") if isinstance(slots.get("visit_stayed"), bool) else None,
             calls_per_day=_number(slots.get("calls_per_day")),
+            calls_connected=_number(slots.get("calls_connected")),
+            calls_unanswered=_number(slots.get("calls_unanswered")),
+            texts_per_day=_number(slots.get("texts_per_day")),
             call_hours=_text(slots.get("call_hours")),
             other_text=_text(slots.get("other_text")),
             started=started,
@@ -199,7 +221,7 @@ def R(instrument: str, *articles: str) -> Rule:
 
 # Which collection rules bind which kind of lender (the rule's own scope is shown with it).
 _THIRD_PARTY_RULES: dict[str, tuple[Rule, ...]] = {
-    "bank": (R("cba_2026"), R("credit_card_2011")),
+    "bank": (R("cba_2026"), R("credit_card_2011", "68")),
     "consumer_finance": (R("gbt45251"), R("nfra_2024_4")),
     "microloan": (R("gbt45251"), R("nifa_2018")),
     "platform": (R("gbt45251"), R("nifa_2018")),
@@ -224,13 +246,6 @@ _HOURS_RULES: dict[str, tuple[Rule, ...]] = {
     "consumer_finance": (R("gbt45251"), R("nifa_2024")),
     "microloan": (R("gbt45251"), R("nifa_2024")),
     "platform": (R("gbt45251"), R("nifa_2024")),
-    "unlicensed_unknown": (R("gbt45251"),),
-}
-_FREQUENCY_RULES: dict[str, tuple[Rule, ...]] = {
-    "bank": (R("cba_2026"),),
-    "consumer_finance": (R("gbt45251"),),
-    "microloan": (R("gbt45251"),),
-    "platform": (R("gbt45251"),),
     "unlicensed_unknown": (R("gbt45251"),),
 }
 _VISIT_RULES: dict[str, tuple[Rule, ...]] = {
@@ -261,11 +276,11 @@ def assess(slots: Mapping[str, Any]) -> Assessment:
 
     unlicensed = (_ILLEGAL_DEBT,) if k == "unlicensed_unknown" else ()
 
-    # urgent: the police first
+    # urgent: the police first. Threats of violence rest on the police law (new Art. 50);
+    # Criminal Law Art. 293 is only a note with its "egregious" condition, never the basis.
     if inc.did("threats"):
-        add("threats", "urgent", R("police_law", "50"), R("criminal_law", "293"), unlicensed,
-            R("soft_violence_2019"), _ABUSE_RULES[k],
-            notes=("illegal_debt",) if unlicensed else ())
+        add("threats", "urgent", R("police_law", "50"), unlicensed, R("soft_violence_2019"), _ABUSE_RULES[k],
+            notes=("serious", "no_contact") + (("illegal_debt",) if unlicensed else ()))
     if inc.did("impersonation"):
         add("impersonation", "urgent", R("criminal_law", "279"),
             _ABUSE_RULES[k] if k in ("bank", "consumer_finance") else ())
@@ -279,7 +294,11 @@ def assess(slots: Mapping[str, Any]) -> Assessment:
         else:
             add("visit", "worth_raising", _VISIT_RULES[k] or (R("civil_code", "1032"),),
                 notes=("allowed",))
-
+    # A threat to come to the home or workplace is not a threat of violence: a visit can be
+    # lawful; threatening a scene, exposure or harm is intimidation the rules ban.
+    if inc.did("threat_visit") and not inc.did("threats"):
+        add("threat_visit", "worth_raising", _ABUSE_RULES[k], _VISIT_RULES[k] or (R("civil_code", "1032"),),
+            notes=("allowed",))
     # likely violations: first, collecting from people who owe nothing
     third = _THIRD_PARTY_RULES[k]
     if inc.is_contact:
@@ -320,23 +339,35 @@ def assess(slots: Mapping[str, Any]) -> Assessment:
         add("night_contact", "likely_violation", _HOURS_RULES[k], R("civil_code", "1033"),
             notes=() if inc.is_contact else ("allowed",))
     if inc.did("call_bombing"):
-        calls = inc.calls_per_day
-        if calls is not None and calls <= FREQUENCY_LIMIT:
-            add("call_frequency_check", "worth_raising", _FREQUENCY_RULES[k], R("civil_code", "1033"),
-                notes=("allowed",), calls=calls)
-        else:
-            add("call_bombing", "likely_violation", _FREQUENCY_RULES[k], R("civil_code", "1033"),
-                R("police_law", "50"), R("soft_violence_2019"),
-                notes=("count",) if calls is not None else (), **({"calls": calls} if calls else {}))
+        _frequency(inc, add)
 
     # worth raising
+    # Civil Code Art. 670 binds every lender, licensed ones included.
     if (not inc.is_contact and inc.loan_amount and inc.loan_received is not None
             and inc.loan_received < inc.loan_amount):
-        add("upfront_deduction", "worth_raising", R("spc_private_lending_2020", "26"), R("pboc_2021_3"),
-            notes=("licensed",), amount=inc.loan_amount, received=inc.loan_received)
+        add("upfront_deduction", "worth_raising", R("civil_code", "670"), R("spc_private_lending_2020", "26"),
+            R("pboc_2021_3"), notes=("all_lenders",), amount=inc.loan_amount, received=inc.loan_received)
 
     found.sort(key=lambda f: SEVERITIES.index(f.severity))  # stable: keeps the order above
     return Assessment(findings=tuple(found), notes=tuple(_notes(inc, found)))
+
+
+def _frequency(inc: Incident, add) -> None:
+    """Calls and texts a day, against the one cap that binds this kind of lender."""
+    kind_counted, cap, instrument = FREQUENCY_CAPS[inc.kind]
+    counts = {"connected": inc.calls_connected, "unanswered": inc.calls_unanswered, "texts": inc.texts_per_day}
+    values = {name: value for name, value in counts.items() if value is not None}
+    notes = tuple(f"count_{name}" for name in values)
+    if not values and inc.calls_per_day is not None:        # an older report: one mixed count
+        values, notes = {"calls": inc.calls_per_day}, ("count_mixed",)
+    counted = counts[kind_counted]
+    rules = (R(instrument), R("civil_code", "1033"))
+    if counted is not None and counted > cap:
+        add("call_frequency", "likely_violation", rules, notes=(*notes, f"cap_{kind_counted}"),
+            cap=cap, **values)
+    else:
+        add("call_frequency_check", "worth_raising", rules,
+            notes=(*notes, f"cap_{kind_counted}", "texts_no_cap", "allowed"), cap=cap, **values)
 
 
 def _notes(inc: Incident, found: list[Finding]) -> list[str]:
@@ -347,8 +378,10 @@ def _notes(inc: Incident, found: list[Finding]) -> list[str]:
         notes.append("owes_nothing_contact")
     elif inc.behaviours & THIRD_PARTY:
         notes.append("others_owe_nothing")
-    if inc.did("threats", "impersonation", "fake_documents"):
+    if inc.did("threats", "threat_visit", "impersonation", "fake_documents"):
         notes.append("not_a_crime")
+    if inc.kind == "bank" and not inc.is_contact:
+        notes.append("credit_card")
     if inc.did("personal_account"):
         notes.append("personal_account")
     if inc.did("other"):
@@ -365,7 +398,7 @@ def fact_values(k: Knowledge, lang: str) -> dict[str, Any]:
     so no number is ever typed into a string or into code.
 
     {police} is a hotline's number, {police_line} its name; {nfra_name} an authority's name,
-    {nfra_site} its site; {institution_days} a deadline (deadlines.institution.days) and
+    {nfra_site} its site, {telecom_report_note} its note; {institution_days} a deadline (deadlines.institution.days) and
     {institution_instrument} the name of the instrument that sets it.
     """
     f = k.facts
@@ -380,6 +413,8 @@ def fact_values(k: Knowledge, lang: str) -> dict[str, Any]:
         values[f"{key}_name"] = auth.name.get(lang)
         if auth.site:
             values[f"{key}_site"] = auth.site
+        if auth.note:
+            values[f"{key}_note"] = auth.note.get(lang)
     for key, fields in d.items():
         for name, value in fields.items():
             if name == "instrument" and isinstance(value, str) and value in f.instruments:

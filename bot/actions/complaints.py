@@ -7,7 +7,10 @@ report, the case. The answer deadline comes from content/facts.yaml `deadlines`
 (../shared/spec/legal-facts.md section 5); no number of days is written here:
 
 - the lender (CBIRC Order 2020 No. 3): decide and answer within `institution.days`
-  (complex cases `complex_days`, at most `max_days`);
+  (complex cases `complex_days`, at most `max_days`), but only a bank, insurer or consumer
+  finance company: a microloan company, a platform, an unlicensed lender or a lender of
+  unknown kind has no legal deadline (stage `lender_none`: the tracker says so, asks after
+  `follow_up.days`, and no letter claims a missed deadline);
 - a regulator (Regulations on petition work): acceptance notice within
   `petition.accept_days`; conclusion within `conclude_days` of acceptance (+`extend_days`);
   a review request within `review_request_days` of the answer, decided within
@@ -43,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.actions.drafts import fmt_date, render_draft
 from bot.actions.registry import ActionContext, action, button, command
-from bot.actions.routing import regulator_for
+from bot.actions.routing import binds_institution_deadline, regulator_for
 from bot.actions.when import add_calendar, local
 from bot.core.models import Button, Reply
 from bot.flow.runner import State
@@ -65,6 +68,7 @@ FIRST_STAGE = {"lender_service": "answer", "nfra": "accept", "local_bureau": "ac
                "stop_request": "stop"}
 STAGE_DEADLINE: dict[str, tuple[str, str]] = {   # stage -> (facts deadlines key, field)
     "answer": ("institution", "days"),
+    "lender_none": ("follow_up", "days"),   # a lender the complaint-handling measures do not bind
     "accept": ("petition", "accept_days"),
     "conclude": ("petition", "conclude_days"),
     "review": ("petition", "review_decide_days"),
@@ -75,7 +79,11 @@ STAGE_DEADLINE: dict[str, tuple[str, str]] = {   # stage -> (facts deadlines key
 ANSWERS = ("solved", "accepted", "unsolved", "none", "snooze", "stopped", "continuing")
 
 
-def first_stage(body: str) -> str:
+def first_stage(body: str, lender_kind: str | None = None) -> str:
+    """The first stage at `body`. The lender's answer deadline binds banks, insurers and
+    consumer finance companies only (legal-facts.md s. 9)."""
+    if body == "lender_service" and not binds_institution_deadline(lender_kind):
+        return "lender_none"
     return FIRST_STAGE.get(body, "follow_up")
 
 
@@ -139,8 +147,8 @@ def escalation(complaint: Mapping[str, Any], answer: str) -> Escalation | None:
     body, stage = complaint["body"], complaint["stage"]
     if answer not in ("unsolved", "none", "continuing"):
         return None
-    if body == "stop_request":
-        return Escalation("escalate_continuing", "lender_service", "answer")
+    if body == "stop_request":   # its stage depends on the lender's kind: first_stage()
+        return Escalation("escalate_continuing", "lender_service", None)
     if body == "lender_service":
         return Escalation("escalate_regulator", regulator_for(complaint.get("lender_kind") or ""), "accept")
     if body in REGULATORS:
@@ -187,6 +195,8 @@ def deadline_text(k: Knowledge, lang: str, c: Mapping[str, Any], d: Deadline) ->
     deadlines = k.facts.deadlines
     entry = deadlines[d.key]
     values: dict[str, Any] = {k_: v for k_, v in entry.items() if isinstance(v, int)}
+    if d.stage == "lender_none":   # names the rule that does not bind this lender
+        entry = {**entry, "instrument": deadlines["institution"]["instrument"]}
     if isinstance(entry.get("instrument"), str):
         values["instrument"] = k.facts.instruments[str(entry["instrument"])].name.get(lang)
     values.update(body=body_name(k, lang, c), due=fmt_date(d.due, lang), lender=c.get("lender") or "")
@@ -227,7 +237,9 @@ def _save(ctx: ActionContext, slots: Mapping[str, Any], link: dict | None) -> li
     """Record (or complete the linked draft of) a complaint, schedule its check, confirm."""
     rs = _rs(ctx)
     body = slots.get("body") if slots.get("body") in BODIES else "other"
-    stage = link["stage"] if link and link.get("body") == body and link.get("stage") else first_stage(body)
+    kind = slots.get("lender_kind") or (link or {}).get("lender_kind")
+    stage = (link["stage"] if link and link.get("body") == body and link.get("stage")
+             else first_stage(body, kind))
     fields = {
         "body": body,
         "body_name": slots.get("body_other") if body == "other" else None,
@@ -453,7 +465,7 @@ def escalation_replies(ctx: ActionContext, c: Mapping[str, Any], what: str, step
     if step.to is None:  # a follow-up to the same body: ask again after a while
         sent = Button(id=f"cpl:f:{c['id']}", label=ctx.t("complaints.button.followed_up"))
     else:                # a complaint to another body: track it as its own complaint
-        sent = Button(id=f"cpl:s:{c['id']}:{step.to}:{step.stage or first_stage(step.to)}",
+        sent = Button(id=f"cpl:s:{c['id']}:{step.to}:{step.stage or first_stage(step.to, c.get('lender_kind'))}",
                       label=ctx.t("complaints.button.sent"))
     buttons = [sent, Button(id="cpl:l", label=ctx.t("complaints.button.list"))]
     return [Reply(text=how), Reply(text=text, kind="draft", draft_id=step.draft),
@@ -484,6 +496,8 @@ def draft_context(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Esc
         "due": fmt_date(d.due, lang),
         "stage": c["stage"],
         "answer": what,                      # none | unsolved | continuing
+        # Only these lenders are bound by the 15/30/60-day rule: no other letter claims it.
+        "institution_bound": binds_institution_deadline(c.get("lender_kind")),
         "today": fmt_date(ctx.now.date(), lang),
         "blank": blank,
         "parent": None,
@@ -512,7 +526,9 @@ def _case_facts(case: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date
     inc = Incident.from_slots(answers)
     assessment = assess(answers)
     full = report_drafts.draft_context(inc, assessment, route(answers, assessment), k, lang, today)
-    return {key: full[key] for key in ("name", "phone", "is_contact", "acts", "period", "rules", "evidence")}
+    facts = {key: full[key] for key in ("name", "phone", "is_contact", "acts", "period", "evidence")}
+    facts["rules"] = full["lender_rules"]   # letters to lenders and regulators: no criminal law
+    return facts
 
 
 # --- starting the dialogs ---------------------------------------------------------------------
@@ -547,7 +563,8 @@ def _track_case(ctx: ActionContext, case_id: int) -> list[Reply]:
     answers = case.get("data", {}).get("answers", {})
     lender = answers.get("lender_name") if isinstance(answers.get("lender_name"), str) else None
     kind = answers.get("lender_kind") if answers.get("lender_kind") in LENDER_KINDS else None
-    _new_link(ctx, case_id=case_id, lender=lender, lender_kind=kind, body="lender_service", stage=None)
+    _new_link(ctx, case_id=case_id, lender=lender, lender_kind=kind, body="lender_service",
+              stage=first_stage("lender_service", kind))
     intro = ctx.t("complaints.intro_case", case=case_id, lender=lender or ctx.t("complaints.blank.lender"))
     return _start_dialog(ctx, "complaint_next", "body", {}, (), intro)
 

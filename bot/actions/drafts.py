@@ -13,6 +13,15 @@ Only the drafts that apply are produced: the police statement only for threats, 
 impersonation, forged documents or public shaming; the repayment-plan request only when the
 borrower chose to negotiate; the notes to the employer and to contacts only when those were
 contacted.
+
+What a letter may say (issue 11): nothing the user did not report (the police statement
+lists the user's answers and quotes the user's own words, no stock sentences); the notes to
+the employer and to contacts disclose the minimum (a private matter, they owe nothing, do
+not engage, note the time and number: no lender, no amounts, no list of acts, no actions
+the user has not taken); letters to the lender and the regulator cite the rules that bind
+that kind of lender (`lender_rules`), never the criminal law, and leave blanks for what a
+complaint desk needs to find the account (legal name in the contract, contract number or
+the last four digits of the ID number).
 """
 
 from __future__ import annotations
@@ -30,12 +39,14 @@ from bot.actions.assess import (
     BEHAVIOURS,
     Assessment,
     Incident,
+    R,
+    Rule,
     assess,
     fmt_number,
     merge_rules,
     rule_name,
 )
-from bot.actions.routing import Route, needs_police_statement, route
+from bot.actions.routing import Route, binds_institution_deadline, needs_police_statement, route
 
 if TYPE_CHECKING:
     from bot.knowledge.loader import Knowledge
@@ -44,6 +55,16 @@ DRAFTS = ("lender_complaint", "regulator_complaint", "stop_contact", "employer_n
           "contacts_message", "police_statement", "repayment_plan")
 # Instruments a police statement may cite: laws, not industry rules.
 _POLICE_INSTRUMENTS = {"criminal_law", "police_law", "soft_violence_2019", "civil_code"}
+# Never cited to a lender or a regulator: they judge collection rules, not crimes.
+_NOT_FOR_LENDERS = {"criminal_law", "police_law", "soft_violence_2019"}
+# The collection rules that bind each kind of lender, cited in every letter to it.
+LENDER_RULES: dict[str, tuple[Rule, ...]] = {
+    "bank": (R("credit_card_2011", "68"), R("cba_2026")),
+    "consumer_finance": (R("nfra_2024_4"), R("gbt45251")),
+    "microloan": (R("gbt45251"),),
+    "platform": (R("gbt45251"),),
+    "unlicensed_unknown": (R("gbt45251"),),
+}
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December")
 
@@ -83,7 +104,7 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
     sep = "、" if lang == "zh" else ", "
     blank = {b: t(f"report.blank.{b}") for b in
              ("name", "phone", "id_number", "date", "city", "ticket", "monthly", "months", "first_date",
-              "amount")}
+              "amount", "legal_name", "contract_no", "id_last4", "regulator_choice")}
 
     def day(value: dt.date | None) -> str:
         return fmt_date(value, lang) if value else blank["date"]
@@ -106,6 +127,11 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
     cited = merge_rules(r for f in serious for r in f.rules)
     rules = [rule_name(r, k, lang) for r in cited]
     police_rules = [rule_name(r, k, lang) for r in cited if r.instrument in _POLICE_INSTRUMENTS]
+    lender_rules = [rule_name(r, k, lang) for r in merge_rules(
+        [*LENDER_RULES[inc.kind], *(r for r in cited if r.instrument not in _NOT_FOR_LENDERS)])]
+
+    def count(value: int | float | None) -> str:
+        return fmt_number(value) if value is not None else ""
 
     deducted = bool(inc.loan_amount and inc.loan_received is not None and inc.loan_received < inc.loan_amount)
     return {
@@ -131,7 +157,10 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
         "reachable": "" if inc.reachable is None else ("yes" if inc.reachable else "no"),
         "threat_words": inc.threat_words,
         "visit_stayed": bool(inc.visit_stayed),
-        "calls_per_day": fmt_number(inc.calls_per_day) if inc.calls_per_day is not None else "",
+        "calls_per_day": count(inc.calls_per_day),        # older reports: calls and texts together
+        "calls_connected": count(inc.calls_connected),
+        "calls_unanswered": count(inc.calls_unanswered),
+        "texts_per_day": count(inc.texts_per_day),
         "call_hours": inc.call_hours,
         "collector_ids": inc.collector_ids,
         "evidence": [t(f"report.evidence_item.{e}") for e in inc.evidence],
@@ -141,8 +170,13 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
         "overdue_since": fmt_date(inc.overdue_since, lang) if inc.overdue_since else "",
         "contact_by": t(f"report.contact_by.letter.{inc.contact_by or 'messages_only'}"),
         "rules": rules,
+        "lender_rules": lender_rules,
+        "kind_rules": [rule_name(r, k, lang) for r in LENDER_RULES[inc.kind]],
         "police_rules": police_rules,
         "regulator_key": rt.regulator,
+        "institution_bound": binds_institution_deadline(inc.kind),
+        "platform": inc.kind == "platform",
+        "unlicensed": inc.kind == "unlicensed_unknown",
     }
 
 

@@ -67,9 +67,10 @@ def button(prefix: str) -> Callable[[Action], Action]:
     """A handler for buttons whose id is "<prefix>:<args>" (ctx.args gets <args>).
 
     Prefixes used by the core: o c e t m d (dialog options, controls, review edits,
-    topics, "more", start a dialog) and y (confirmations).
+    topics, "more", start a dialog), y (confirmations), l (language), u (topic list) and
+    r (resume a dialog set aside by a crisis reply).
     """
-    if prefix in {"o", "c", "e", "t", "m", "d", "y"}:
+    if prefix in {"o", "c", "e", "t", "m", "d", "y", "l", "u", "r"}:
         raise ValueError(f"button prefix {prefix!r} is reserved by the core")
 
     def register(fn: Action) -> Action:

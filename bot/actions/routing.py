@@ -11,8 +11,12 @@ borrower most and soonest:
 5. the regulator that fits the lender: banks and consumer finance companies -> NFRA
    (hotlines.nfra);
    microloan companies and their apps -> the local financial regulatory bureau where the
-   lender is registered; platforms -> NIFA's reporting platform and the local bureau;
-   unlicensed or unknown lenders -> the local bureau and the police;
+   lender is registered; a platform or an unknown lender -> first find the lender named in
+   the loan contract (贷款人/出借人): a bank or consumer finance company behind a platform
+   goes to NFRA (the bank answers for its platform partners), a microloan company to its
+   local bureau; NIFA's reporting platform is offered besides, as an industry association,
+   never as the regulator and never with the regulator's letter; unlicensed lenders also go
+   to the police;
 6. the police (when not already first), checking "court papers" (hotlines.court), the
    harassing-calls centre for call bombing and spam (hotlines.telecom), the anti-fraud line
    for pay-to-a-personal-account demands (hotlines.fraud), and free legal advice
@@ -45,7 +49,7 @@ class RouteStep(BaseModel):
 
     id: str                                # text: report.route.<id>
     draft: str | None = None               # the draft to send at this step
-    deadline: str | None = None            # a key of facts.yaml `deadlines`
+    deadline: str | None = None            # a key of facts.yaml `deadlines`, or "none" (no legal deadline)
     have: tuple[str, ...] = ()             # evidence step: what the user already kept
     gather: tuple[str, ...] = ()           # evidence step: what is still to get
 
@@ -72,6 +76,12 @@ def regulator_for(kind: str) -> Regulator:
     return "nfra" if kind in ("bank", "consumer_finance") else "local_bureau"
 
 
+def binds_institution_deadline(kind: str | None) -> bool:
+    """Does the 15/30/60-day rule of the 2020 complaint-handling measures bind this lender?
+    Banks, insurers and consumer finance companies only (legal-facts.md s. 5 and 9)."""
+    return kind in ("bank", "consumer_finance")
+
+
 def route(slots: Mapping[str, Any], assessment: Assessment | None = None) -> Route:
     inc = Incident.from_slots(slots)
     assessment = assessment or assess(slots)
@@ -87,17 +97,21 @@ def route(slots: Mapping[str, Any], assessment: Assessment | None = None) -> Rou
         steps.append(RouteStep(id="employer_notice", draft="employer_notice"))
     if not inc.is_contact and inc.did("called_contacts", "contacted_family"):
         steps.append(RouteStep(id="contacts_message", draft="contacts_message"))
-    # The 15-day answer rule binds banks, insurers and consumer finance companies only.
+    if inc.kind in ("platform", "unlicensed_unknown"):
+        steps.append(RouteStep(id="find_lender"))
+    # The 15-day answer rule binds banks, insurers and consumer finance companies only; for
+    # any other lender the step says that no legal deadline applies.
     steps.append(RouteStep(id="lender_complaint", draft="lender_complaint",
-                           deadline="institution" if inc.kind in ("bank", "consumer_finance") else None))
+                           deadline="institution" if binds_institution_deadline(inc.kind) else "none"))
     if not inc.is_contact and "negotiate" in inc.wants:
         steps.append(RouteStep(id="repayment_plan", draft="repayment_plan"))
 
     regulator = regulator_for(inc.kind)
-    if inc.kind == "platform":
-        steps.append(RouteStep(id="nifa", draft="regulator_complaint"))
-    steps.append(RouteStep(id="regulator_nfra" if regulator == "nfra" else "regulator_local",
-                           draft="regulator_complaint", deadline="petition"))
+    regulator_step = ("regulator_nfra" if regulator == "nfra"
+                      else "regulator_platform" if inc.kind == "platform" else "regulator_local")
+    steps.append(RouteStep(id=regulator_step, draft="regulator_complaint", deadline="petition"))
+    if inc.kind == "platform":   # an industry association: no letter of its own, not "the regulator"
+        steps.append(RouteStep(id="nifa"))
 
     police_later = (inc.kind == "unlicensed_unknown" or "police" in inc.wants
                     or bool(inc.behaviours & POLICE_MATTERS))

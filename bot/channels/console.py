@@ -7,6 +7,7 @@ so another program can hold a conversation through a pipe.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
 
 CHANNEL = "console"
+log = logging.getLogger("bot.console")
 
 
 def render_text(reply: Reply) -> str:
@@ -50,48 +52,80 @@ class Console:
         self.jsonl = jsonl
         self.run_id = uuid.uuid4().hex[:12]
         self.count = 0
+        self.held: list[tuple[Inbound, list[Reply]]] = []  # recovered, for the next output line (--jsonl)
 
     def set_lang(self, lang: str) -> None:
         row = self.engine.store.user(CHANNEL, self.user)
         self.engine.store.update_user(row["id"], lang=lang)
 
     def resume(self) -> None:
-        """Replies a crash kept from being shown last time, then carry on."""
+        """Replies a crash kept from being shown last time. With --jsonl they go in front of
+        the replies of the next input line (one output line per input line); otherwise now."""
         for inbound, replies in self.engine.recover(CHANNEL):
             if inbound.user == self.user and replies:
-                self._emit(replies)
-                self.engine.ack(inbound)
+                if self.jsonl:
+                    self.held.append((inbound, replies))
+                else:
+                    self._emit(replies)
+                    self.engine.ack(inbound)
 
     def line(self, raw: str) -> None:
-        """Handle one line of input."""
+        """Handle one line of input. Whatever the line holds, it gets its output line (an error
+        for input that is not a message) and the chat goes on with the next one."""
         raw = raw.rstrip("\r\n")
         self.count += 1
         message_id = f"{self.run_id}-{self.count}"
         if self.jsonl:
-            try:
-                obj = json.loads(raw)
-                if not isinstance(obj, dict):
-                    raise ValueError("not an object")
-                inbound = Inbound(channel=CHANNEL, user=self.user, message_id=message_id,
-                                  text=obj.get("text"), choice=obj.get("choice"))
-            except (ValueError, ValidationError, TypeError) as exc:
-                self._write(json.dumps({"replies": [], "error": f"bad input line: {type(exc).__name__}"}))
-                return
+            inbound, error = self._parse(raw, message_id)
         else:
-            inbound = Inbound(channel=CHANNEL, user=self.user, message_id=message_id, text=raw)
-        replies = self.engine.handle(inbound)
-        self._emit(replies)
-        self.engine.ack(inbound)
+            inbound, error = Inbound(channel=CHANNEL, user=self.user, message_id=message_id, text=raw), None
+        replies: list[Reply] = []
+        if inbound is not None:
+            try:
+                replies = self.engine.handle(inbound)
+            except Exception as exc:  # the engine answers its own errors; storage may still fail
+                log.error("chat: handling failed: %s", type(exc).__name__)
+                error = "internal error, please send it again"
+                inbound = None
+        held, self.held = self.held, []
+        self._emit([r for _, kept in held for r in kept] + replies, error)
+        for done in [i for i, _ in held] + ([inbound] if inbound is not None else []):
+            self.engine.ack(done)
+
+    def _parse(self, raw: str, message_id: str) -> tuple[Inbound | None, str | None]:
+        """A --jsonl input line as an Inbound, or (None, a short reason)."""
+        try:
+            obj = json.loads(raw)
+        except RecursionError:
+            return None, "bad input line: JSON nested too deep"
+        except ValueError as exc:
+            return None, f"bad input line: {type(exc).__name__}"
+        if not isinstance(obj, dict):
+            return None, "bad input line: not a JSON object"
+        fields = {k: obj.get(k) for k in ("text", "choice")}
+        for value in fields.values():
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return None, "bad input line: text must be valid Unicode (no lone surrogates)"
+        try:
+            return Inbound(channel=CHANNEL, user=self.user, message_id=message_id, **fields), None
+        except ValidationError as exc:
+            return None, f"bad input line: invalid {'/'.join(str(x) for x in exc.errors()[0]['loc'])}"
 
     def show(self, replies: list[Reply]) -> None:
         """Print replies that are not answers to a line (reminders pushed by bot/scheduler.py)."""
         self._emit(replies)
 
-    def _emit(self, replies: list[Reply]) -> None:
+    def _emit(self, replies: list[Reply], error: str | None = None) -> None:
         if self.jsonl:
-            self._write(json.dumps({"replies": [reply_json(r) for r in replies]}, ensure_ascii=False))
+            out: dict = {"replies": [reply_json(r) for r in replies]}
+            if error:
+                out["error"] = error
+            self._write(json.dumps(out, ensure_ascii=False))
         else:
-            self._write("\n\n".join(render_text(r) for r in replies) + "\n")
+            self._write("\n\n".join([render_text(r) for r in replies] + ([error] if error else [])) + "\n")
 
     def _write(self, text: str) -> None:
         self.out.write(text + "\n")

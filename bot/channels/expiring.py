@@ -28,6 +28,19 @@ class Expiring:
         item = self._items.get(key)
         return None if item is None else item[2]
 
+    def pop(self, key: str) -> Any | None:
+        """The value, removed (None when absent or expired)."""
+        value = self.get(key)
+        self._drop(key)
+        return value
+
+    def drop_where(self, test: Callable[[Any], bool]) -> int:
+        """Remove every entry whose value passes `test`; how many."""
+        keys = [k for k, (_, _, v) in self._items.items() if test(v)]
+        for k in keys:
+            self._drop(k)
+        return len(keys)
+
     def __len__(self) -> int:
         self._prune()
         return len(self._items)

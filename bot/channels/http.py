@@ -12,7 +12,8 @@ the user's own channel.
 `run_services` is the lifecycle behind `python -m bot run | serve | telegram`: start the
 channels and the reminder loop (bot/scheduler.py, sending through `ctx.senders`), print
 where they listen, wait for SIGINT/SIGTERM, stop in reverse order (the reminder loop, then
-the HTTP server, so no new webhook update arrives while the Telegram application drains).
+the HTTP server, so no new webhook update arrives while the Telegram application drains),
+all within STOP_TIMEOUT whatever the network does (unsent replies stay in the database).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ log = logging.getLogger("bot.http")
 OPTIONAL_ROUTES = ("bot.channels.web", "bot.channels.wechat")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1024 * 1024
+TICK_STALE = 300.0  # seconds without a reminder tick before /healthz says unhealthy
+STOP_TIMEOUT = 8.0  # seconds from SIGTERM to every component stopped, whatever the network does
 
 Sender = Callable[[str, Sequence[Reply]], Awaitable[bool]]
 
@@ -58,6 +61,11 @@ class ServerContext:
     telegram: TelegramBot | None = None
     senders: dict[str, Sender] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    reminders: bool = False          # this process runs the reminder loop
+    last_tick: float | None = None   # monotonic time it last finished a tick
+
+    def ticked(self) -> None:
+        self.last_tick = time.monotonic()
 
 
 RouteHook = Callable[[web.Application, ServerContext], None]
@@ -73,7 +81,7 @@ def _start_reminders(engine: Engine, ctx: ServerContext, stop: asyncio.Event) ->
     channels = Channels()
     for name, send in ctx.senders.items():
         channels.register(name, send)  # type: ignore[arg-type]
-    return asyncio.create_task(run_scheduler(engine, channels, stop_event=stop), name="reminders")
+    return asyncio.create_task(run_scheduler(engine, channels, stop_event=stop, on_tick=ctx.ticked), name="reminders")
 
 
 async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
@@ -89,6 +97,20 @@ async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
         return False
     task.result()
     return True
+
+
+async def _bounded(work: Awaitable[None], deadline: float, what: str) -> None:
+    """One step of shutdown, given what is left until `deadline` (at least a moment). What it
+    could not finish (a send to an unreachable API) is cancelled; the message stays in the
+    database, unacknowledged, and goes out at the next start."""
+    left = max(deadline - asyncio.get_running_loop().time(), 0.2)
+    try:
+        await asyncio.wait_for(work, left)
+    except TimeoutError:
+        log.warning("stopping: %s did not finish within %.0f s; its pending work stays in the database",
+                    what, STOP_TIMEOUT)
+    except Exception as exc:
+        log.warning("stopping: %s failed: %s", what, type(exc).__name__)
 
 
 def optional_hooks(names: Iterable[str] = OPTIONAL_ROUTES) -> list[RouteHook]:
@@ -120,7 +142,8 @@ def create_app(ctx: ServerContext, hooks: Iterable[RouteHook] | None = None) -> 
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 {"ok": true, ...} when the database answers; 503 otherwise."""
+    """200 {"ok": true, ...} when the database answers and the reminder loop (when this process
+    runs one) finished a tick within TICK_STALE seconds; 503 otherwise."""
     ctx = request.app[CTX]
     try:
         ctx.engine.store.db.execute("SELECT 1").fetchone()
@@ -130,9 +153,15 @@ async def healthz(request: web.Request) -> web.Response:
         db_ok = False
     tg = ctx.telegram
     telegram = "off" if tg is None else ("webhook" if tg.webhook_mode else "polling")
+    now = time.monotonic()
     body = {"ok": db_ok, "db": "ok" if db_ok else "error", "telegram": telegram,
-            "uptime_s": round(time.monotonic() - ctx.started, 1)}
-    return web.json_response(body, status=200 if db_ok else 503)
+            "uptime_s": round(now - ctx.started, 1)}
+    if ctx.reminders:
+        age = now - (ctx.last_tick if ctx.last_tick is not None else ctx.started)
+        body["reminders_tick_age_s"] = round(age, 1)
+        if age > TICK_STALE:
+            body["ok"], body["reminders"] = False, "stale"
+    return web.json_response(body, status=200 if body["ok"] else 503)
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
@@ -150,10 +179,10 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         raise web.HTTPForbidden()
     try:
         data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest() from None
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
+        return web.json_response({"error": "body must be a JSON object"}, status=400)
     if not isinstance(data, dict):
-        raise web.HTTPBadRequest()
+        return web.json_response({"error": "body must be a JSON object"}, status=400)
     await tg.feed_webhook(data)
     return web.Response(status=200)
 
@@ -190,6 +219,7 @@ async def run_services(settings: Settings, engine: Engine, *, http: bool = True,
                 shown = f"[{shown_host}]" if ":" in shown_host else shown_host
                 print(f"Borrower Guard listening on http://{shown}:{shown_port}", file=out, flush=True)
         reminders = _start_reminders(engine, ctx, stop)
+        ctx.reminders = reminders is not None
         await stop.wait()
         print("Stopping…", file=out, flush=True)
         return 0
@@ -199,13 +229,13 @@ async def run_services(settings: Settings, engine: Engine, *, http: bool = True,
         return 1
     finally:
         stop.set()
+        deadline = loop.time() + STOP_TIMEOUT
         if reminders is not None:  # first: it may be sending through Telegram
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(reminders, 30)
+            await _bounded(reminders, deadline, "the reminder loop")
         if runner is not None:
-            await runner.cleanup()
+            await _bounded(runner.cleanup(), deadline, "the HTTP server")
         if ctx.telegram is not None:
-            await ctx.telegram.stop()
+            await _bounded(ctx.telegram.stop(), deadline, "Telegram")
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

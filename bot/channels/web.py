@@ -9,12 +9,10 @@ unknown session (never seen, forged, or deleted with /delete) gets a new random 
 session is not an error: it is simply a new user. The page keeps the session in localStorage.
 
 Retries. With a client message id (`"id"`), the engine's inbox deduplicates on
-`<session>:<id>`, so a POST retried after a network error is not a second step. The engine
-forgets the replies once acknowledged, and an HTTP server cannot know whether the response
-reached the phone, so the JSON of each answered message is also kept here for RETRY_WINDOW
-(in memory, bounded): a retry inside that window gets the same replies again. A crash
-between handling and acknowledging is covered by the engine (it keeps unacknowledged replies
-and gives them to the retry). Without an id every POST is a new message.
+`<session>:<id>`, so a POST retried after a network error is not a second step, and it keeps
+the replies in the database for the whole dedup window (storage.store.DEDUP_WINDOW): a retry
+gets the same replies again, after a restart or a crash too (`Engine.handle(replay=True)`).
+Without an id every POST is a new message.
 
 Language. The `Accept-Language` header is passed as the engine's lang_hint with the first
 message of a new session only; afterwards the user's choice (/start, /lang) or their typing
@@ -25,19 +23,24 @@ Files. Replies with inline `content` (the /export JSON) are served as short-live
 the file's size, downloads with the right file name on phones (iOS Safari ignores `download`
 on data: URLs), and the content lives only in this process's memory for FILE_TTL, in a store
 bounded in count and bytes (oldest dropped first). Tokens are random (token_urlsafe(24)) and
-are the only key; files are sent as attachments with `nosniff` and a safe content type. After a
-restart or expiry the link answers 404 and the user asks for the export again.
+are the only key; files are sent as attachments with `nosniff` and a safe content type. A link
+is for one download: it dies REUSE_GRACE after it was first fetched (phones' download managers
+fetch a link a second time), and /delete drops every link of the session at once. After a
+restart, expiry or use the link answers 404 and the user asks for the export again (a retry
+of the /export message gets a fresh link).
 
 Reminders. The web page cannot receive pushes, so this channel registers no sender: due
 reminders stay pending and the engine puts them in front of the reply to the user's next
 message (bot/actions/remind.py).
 
-Errors. Bad input gets a 4xx with `{"error": "<short reason>"}`, never a traceback. Logs
-never contain message text, and never a session id.
+Errors. Bad input (not JSON, nested too deep, text that is not valid Unicode such as a lone
+surrogate, wrong types, ids too long) gets a 400 with `{"error": "<short reason>"}`, never a
+500 or a traceback. Logs never contain message text, and never a session id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -47,11 +50,13 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.channels.expiring import Expiring
 from bot.channels.http import ServerContext
@@ -66,21 +71,28 @@ MAX_BODY = 64 * 1024           # bytes of one /api/chat request
 MAX_CHOICE = 64
 MAX_CLIENT_ID = 64
 SESSION_RE = re.compile(r"[A-Za-z0-9_-]{20,64}")
-RETRY_WINDOW = 10 * 60.0       # seconds a retried message id gets the same replies
-MAX_RECENT = 2000              # answered messages kept for retries
 FILE_TTL = 15 * 60.0           # seconds a file link works
+REUSE_GRACE = 60.0             # seconds a link still works after its first download (download managers fetch twice)
 MAX_FILES = 200
 MAX_FILE_BYTES = 32 * 1024 * 1024  # all files held at once
 SAFE_MIMES = {"text/plain", "application/json", "text/csv", "text/markdown"}
+
+
+class BadInput(Exception):
+    """A request the engine cannot take; the message names the field, never its value."""
 
 
 class WebChat:
     """The channel: one per app. `clock` (monotonic seconds) is injectable for tests."""
 
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic):
-        self.engine = engine
-        self.files = Expiring(FILE_TTL, MAX_FILES, MAX_FILE_BYTES, clock)
-        self.recent = Expiring(RETRY_WINDOW, MAX_RECENT, None, clock)
+        # The engine runs in one worker thread on a connection of its own, off the event loop:
+        # /healthz and the other channels stay responsive under load, and one thread keeps each
+        # session's messages in arrival order.
+        self.engine = engine.twin()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="web-engine")
+        self.files = Expiring(FILE_TTL, MAX_FILES, MAX_FILE_BYTES, clock)  # token -> (session, file)
+        self.engine.store.on_delete.append(self._forget)
         self.page = PAGE.read_bytes()
         self.csp = _csp(self.page.decode("utf-8"))
 
@@ -95,10 +107,15 @@ class WebChat:
 
     # GET /api/file/<token> --------------------------------------------------------------------
     async def file(self, request: web.Request) -> web.Response:
-        item = self.files.get(request.match_info["token"])
-        if item is None:
+        token = request.match_info["token"]
+        item = self.files.get(token)
+        now = self.files.clock()
+        if item is None or (item[2] is not None and now - item[2] > REUSE_GRACE):
+            self.files.pop(token)
             return _error(404, "file link expired or unknown")
-        name, data, mime = item
+        if item[2] is None:  # first download: the link dies REUSE_GRACE from now
+            item[2] = now
+        name, data, mime = item[1]
         ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "file"
         return web.Response(body=data, content_type=mime if mime in SAFE_MIMES else "application/octet-stream",
                             charset="utf-8", headers={
@@ -120,30 +137,41 @@ class WebChat:
             return _error(413, f"request too large (max {MAX_BODY} bytes)")
         try:
             data = json.loads(body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except RecursionError:
+            return _error(400, "JSON nested too deep")
+        except (ValueError, UnicodeDecodeError):
             return _error(400, "body must be JSON")
         problem = _check(data)
         if problem:
             return _error(400, problem)
-        session, new = self._session(data.get("session"))
-        client_id = data.get("id")
-        key = f"{session}:{client_id}" if client_id is not None else None
-        if key is not None and (kept := self.recent.get(key)) is not None:
-            return web.json_response({"session": session, "replies": kept})  # a retry: same replies
-        inbound = Inbound(channel=CHANNEL, user=session, message_id=key or f"{session}:{uuid.uuid4().hex}",
-                          text=data.get("text"), choice=data.get("choice"),
-                          lang_hint=_accept_language(request.headers.get("Accept-Language", "")) if new else None)
+        accept = request.headers.get("Accept-Language", "")
+        loop = asyncio.get_running_loop()
         try:
-            replies = self.engine.handle(inbound)
+            session, replies = await loop.run_in_executor(self.pool, self._handle, data, accept)
+        except BadInput as exc:  # input the engine cannot take (the field's name only)
+            return _error(400, str(exc))
         except Exception as exc:  # the engine answers its own errors; this is a last resort
             log.error("web: handling failed: %s", type(exc).__name__)
             return _error(500, "internal error, please try again")
-        out = [self._reply_json(r) for r in replies]
-        if key is not None:
-            self.recent.put(key, out)
-        self.engine.ack(inbound)
+        out = [self._reply_json(session, r) for r in replies]
         return web.json_response({"session": session, "replies": out},
                                  headers={"Cache-Control": "no-store"})
+
+    def _handle(self, data: dict, accept_language: str) -> tuple[str, list[Reply]]:
+        """In the worker thread: the session, the engine's replies (a retry gets the same
+        replies), acknowledged. BadInput for input the engine cannot take."""
+        session, new = self._session(data.get("session"))
+        client_id = data.get("id")
+        key = f"{session}:{client_id}" if client_id is not None else None
+        try:
+            inbound = Inbound(channel=CHANNEL, user=session, message_id=key or f"{session}:{uuid.uuid4().hex}",
+                              text=data.get("text"), choice=data.get("choice"),
+                              lang_hint=_accept_language(accept_language) if new else None)
+        except ValidationError as exc:  # the field's name only: never the value, never the session
+            raise BadInput(f"invalid {'/'.join(str(x) for x in exc.errors()[0]['loc'])}") from None
+        replies = self.engine.handle(inbound, replay=True)
+        self.engine.ack(inbound)
+        return session, replies
 
     def _session(self, given: str) -> tuple[str, bool]:
         """(session, is new). A session is known when the "web" user row exists."""
@@ -154,14 +182,26 @@ class WebChat:
                 return given, False
         return secrets.token_urlsafe(24), True
 
-    def _reply_json(self, reply: Reply) -> dict:
+    def _forget(self, channel: str, session: str) -> None:
+        """A user deleted their data: their file links die with it (called in the worker
+        thread; the file store is the event loop's, so the drop is handed to it)."""
+        if channel == CHANNEL:
+            self.loop.call_soon_threadsafe(self.files.drop_where, lambda item: item[0] == session)
+
+    async def start(self, app: web.Application) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    async def close(self, app: web.Application) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _reply_json(self, session: str, reply: Reply) -> dict:
         files = []
         for f in reply.files:
             url = f.url or ""
             if f.content is not None:
                 token = secrets.token_urlsafe(24)
                 data = f.content.encode("utf-8")
-                self.files.put(token, (f.name, data, f.mime), size=len(data))
+                self.files.put(token, [session, (f.name, data, f.mime), None], size=len(data))
                 url = f"/api/file/{token}"
             files.append({"name": f.name, "url": url})
         return {"text": reply.text, "buttons": [{"id": b.id, "label": b.label} for b in reply.buttons],
@@ -182,6 +222,8 @@ def _check(data: Any) -> str | None:
         return "give exactly one of text and choice"
     if text is not None and not isinstance(text, str):
         return "text must be a string"
+    if any(isinstance(v, str) and not _unicode(v) for v in (session, text, choice, data.get("id"))):
+        return "text must be valid Unicode (no lone surrogates)"
     if choice is not None and (not isinstance(choice, str) or not choice):
         return "choice must be a non-empty string"
     if choice is not None and len(choice) > MAX_CHOICE:
@@ -194,6 +236,16 @@ def _check(data: Any) -> str | None:
         if not cid or len(cid) > MAX_CLIENT_ID:
             return f"id must be 1 to {MAX_CLIENT_ID} characters"
     return None
+
+
+def _unicode(text: str) -> bool:
+    """Can it be stored and sent? JSON's \\ud800 escapes decode to lone surrogates, which
+    UTF-8 (and so SQLite and every channel) cannot carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _accept_language(header: str) -> str | None:
@@ -235,6 +287,8 @@ def setup_routes(app: web.Application, ctx: ServerContext) -> None:
     """`/`, `/api/chat` and `/api/file/<token>`. No reminder sender: see the module docstring."""
     chat = WebChat(ctx.engine)
     app[WEB] = chat
+    app.on_startup.append(chat.start)
+    app.on_cleanup.append(chat.close)
     app.router.add_get("/", chat.index)
     app.router.add_post("/api/chat", chat.chat)
     app.router.add_get("/api/file/{token}", chat.file)

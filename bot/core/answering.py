@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from bot.core import screens
-from bot.knowledge.crisis import CrisisCheck
+from bot.knowledge.crisis import CrisisDetector
 from bot.knowledge.loader import Knowledge
 from bot.knowledge.matcher import Matcher
 
 
-def answer_question(k: Knowledge, matcher: Matcher, question: str, lang: str | None = None) -> dict:
+def answer_question(k: Knowledge, matcher: Matcher, question: str, lang: str | None = None,
+                    crisis: CrisisDetector | None = None) -> dict:
     """{"topic", "confidence", "lang", "answer"} for one question; topic None when unknown."""
     match = matcher.match(question)
     lang = lang or match.lang or "zh"
-    if CrisisCheck.build(k.crisis)(question):
+    if (crisis or CrisisDetector.from_knowledge(k))(question):
         topic, confidence = "crisis_support", 1.0
     elif match.decision == "answer":
         topic, confidence = match.topic, match.confidence
     else:
         topic, confidence = None, match.confidence
-    if topic:
+    if topic == screens.CRISIS_TOPIC:
+        text = screens.crisis(k, lang).text
+    elif topic:
         text = screens.answer(k, topic, lang, {}).text  # the same first screen as in a chat
     elif match.decision == "clarify":
         titles = [k.answer(t, lang).title for t, _ in match.candidates if t in k.answers]

@@ -9,6 +9,7 @@ neither loses what the user typed nor sends a reply twice.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
@@ -23,12 +24,14 @@ from bot.actions.registry import ACTIONS, BUTTONS, COMMANDS, Action, ActionConte
 from bot.config import Settings
 from bot.core import screens
 from bot.core.models import MAX_TEXT, Button, FileOut, Inbound, Reply
+from bot.core.screens import CRISIS_TOPIC
 from bot.flow.models import Dialog
 from bot.flow.runner import REVIEW, Runner, State, Turn
-from bot.knowledge.crisis import CrisisCheck
+from bot.knowledge.crisis import CrisisDetector
 from bot.knowledge.loader import Knowledge
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.normalize import clean, detect_lang, normalize
+from storage.db import open_db
 from storage.store import Store
 
 log = logging.getLogger("bot.engine")
@@ -58,34 +61,42 @@ class Ctx:
     lang: str
     tz: ZoneInfo
     now: dt.datetime
+    #: the dialog was set aside by a crisis reply: offer it back, never re-ask its question
+    paused: bool = False
 
 
 class Engine:
     def __init__(self, settings: Settings, store: Store, knowledge: Knowledge,
-                 dialogs: dict[str, Dialog], matcher: Matcher, clock: Clock = utcnow):
+                 dialogs: dict[str, Dialog], matcher: Matcher, clock: Clock = utcnow,
+                 crisis: CrisisDetector | None = None):
         self.settings = settings
         self.store = store
         self.k = knowledge
         self.dialogs = dialogs
         self.matcher = matcher
         self.runner = Runner(dialogs, knowledge)
-        self.crisis = CrisisCheck.build(knowledge.crisis)
+        self.crisis = crisis or CrisisDetector.from_knowledge(knowledge)
         self.clock = clock
         self.commands = {c: d.id for d in dialogs.values() for c in d.commands}
         self.triggers = {lang: [(normalize(p), d.id) for d in dialogs.values()
                                 for p in d.triggers.get(lang, [])] for lang in ("zh", "en")}
 
     # public API ----------------------------------------------------------------------------
-    def handle(self, inbound: Inbound) -> list[Reply]:
-        """Answer one message. A duplicate (same channel message id) is answered once."""
+    def handle(self, inbound: Inbound, replay: bool = False) -> list[Reply]:
+        """Answer one message. A duplicate (same channel message id, same user) is handled once:
+        with `replay` (web, WeChat: a retry must get the answer again) it gets the stored replies
+        again; without (Telegram, terminal), the replies not yet sent, or [] once delivered."""
+        inbound = _storable(inbound)
         user = self.store.user(inbound.channel, inbound.user)
         message_id = inbound.message_id or uuid.uuid4().hex
         payload = inbound.model_dump(mode="json", exclude={"received_at"})
         inbox_id, status = self.store.receive(inbound.channel, message_id, user["id"], payload)
-        if status == "done":
-            return []
-        if status == "undelivered":
-            return [Reply.model_validate(r) for r in self.store.stored_replies(inbox_id)]
+        if status == "foreign":  # another user's message id: never theirs to see, a new message
+            inbox_id, status = self.store.receive(inbound.channel, uuid.uuid4().hex, user["id"], payload)
+        if status in ("done", "undelivered"):
+            if status == "done" and not replay:
+                return []
+            return [Reply.model_validate(r) for r in self.store.stored_replies(inbox_id, unsent=not replay)]
         try:
             with self.store.transaction():
                 replies = self._process(user, inbound)
@@ -101,22 +112,37 @@ class Engine:
         return replies
 
     def ack(self, inbound: Inbound) -> None:
-        """The channel delivered the replies to `inbound`: forget them."""
+        """The channel delivered the replies to `inbound` (they stay stored for retries)."""
         if inbound.message_id:
-            self.store.delivered(inbound.channel, inbound.message_id)
+            self.store.delivered(inbound.channel, inbound.message_id, inbound.user)
+
+    def sent_one(self, inbound: Inbound) -> None:
+        """One more reply to `inbound` went out: after a crash, delivery resumes after it."""
+        if inbound.message_id:
+            self.store.progress(inbound.channel, inbound.message_id, inbound.user)
 
     def recover(self, channel: str) -> list[tuple[Inbound, list[Reply]]]:
         """After a restart: handle what was received but never finished, and return the
-        replies that were never confirmed delivered, for the channel to send now."""
+        replies that were never sent (from the first one not sent), for the channel to send now."""
         out = []
         for row in self.store.unfinished(channel):
             if row["status"] == "received" and row["payload"]:
                 inbound = Inbound.model_validate_json(row["payload"])
                 out.append((inbound, self.handle(inbound)))
-            elif row["replies"]:
+            elif row["status"] == "done":
                 inbound = Inbound(channel=channel, user=row["external_id"], message_id=row["message_id"])
-                out.append((inbound, [Reply.model_validate(r) for r in self.store.stored_replies(row["id"])]))
+                replies = self.store.stored_replies(row["id"], unsent=True)
+                out.append((inbound, [Reply.model_validate(r) for r in replies]))
         return out
+
+    def twin(self) -> Engine:
+        """This engine on a database connection of its own, for a worker thread (one
+        connection's transactions must never interleave with another thread's)."""
+        if str(self.settings.bot_db_path) == ":memory:":
+            return self
+        other = copy.copy(self)
+        other.store = Store(open_db(self.settings.bot_db_path))
+        return other
 
     def language(self, channel: str, user: str) -> str:
         row = self.store.user(channel, user)
@@ -136,22 +162,46 @@ class Engine:
         if len(text) > MAX_TEXT:
             return [Reply(text=self.k.text(ctx.lang, "input.too_long", length=len(text), max=MAX_TEXT),
                           kind="notice"), *self._reask(state, ctx)]
-        if text and self.crisis(text):  # 1. always first
-            replies = self._topic_replies("crisis_support", ctx, kind="crisis")
-            if state:
-                replies.append(Reply(text=self.k.text(ctx.lang, "crisis.resume"), kind="notice"))
-                replies += self._reask(state, ctx)
-            return replies
-        choice = inbound.choice or self._typed_button(user, state, text)
+        answering = bool(state and not session.get("paused") and inbound.choice is None
+                         and not text.startswith("/"))
+        level = self.crisis.assess(text, answering=answering).level if text else "none"
+        if level == "crisis":  # 1. always first, and alone: care, not law, no question re-asked
+            if state and not session.get("paused"):
+                self.store.pause_session(user["id"])
+            return [screens.crisis(self.k, detect_lang(text) or ctx.lang)]
+        ctx.paused = bool(state and session and session.get("paused"))
+        replies = self._route(inbound, text, state, ctx)
+        if level == "concern":  # distress without a word about dying: one gentle line on top
+            replies.insert(0, Reply(text=self.k.text(ctx.lang, "crisis.concern",
+                                                     psych=self.k.facts.hotlines["psych"].number),
+                                    kind="notice"))
+        return replies
+
+    def _route(self, inbound: Inbound, text: str, state: State | None, ctx: Ctx) -> list[Reply]:
+        """2-4 of the data flow: a button, a command, the dialog's answer, or a question."""
+        choice = inbound.choice or self._typed_button(ctx.user, state, text)
         if choice:
             return self._button(choice, state, ctx)
         if text.startswith("/"):
             return self._command(text, state, ctx)
-        if state:
+        if state and not ctx.paused:
             turn = self.runner.on_text(state, ctx.lang, text, ctx.now.date(),
                                        digress=lambda q: self._digression(q, ctx))
             return self._apply(turn, ctx, state)
-        return self._free_text(text, ctx)
+        replies = self._free_text(text, ctx)
+        if state and self._same_session(ctx.user["id"], state):
+            # A dialog set aside by a crisis reply: its question is not on screen, so what
+            # they type is not its answer (_reask offers it back instead).
+            replies += self._reask(state, ctx)
+        return replies
+
+    def _same_session(self, user_id: int, state: State) -> bool:
+        now = self.store.session(user_id)
+        return bool(now and now["dialog"] == state.dialog and now["step"] == state.step)
+
+    def _resume_offer(self, ctx: Ctx) -> Reply:
+        return Reply(text=self.k.text(ctx.lang, "crisis.resume"), kind="notice",
+                     buttons=(Button(id="r:resume", label=self.k.text(ctx.lang, "crisis.resume_button")),))
 
     def _context(self, user: dict, inbound: Inbound) -> Ctx:
         lang, source = user.get("lang"), user.get("lang_source")
@@ -225,6 +275,12 @@ class Engine:
             return self._confirm(arg, ctx)
         if kind == "u":  # "none of these": the list of topics
             return [screens.topic_list(self.k, ctx.lang)]
+        if kind == "r":  # take up a dialog set aside by a crisis reply
+            if state is None:
+                return [Reply(text=self.k.text(ctx.lang, "cancel.nothing"), kind="notice")]
+            self.store.pause_session(ctx.user["id"], paused=False)
+            ctx.paused = False
+            return self._reask(state, ctx)
         if kind in BUTTONS:
             return BUTTONS[kind](self._action_ctx(ctx, {}, args=arg))
         return [Reply(text=self.k.text(ctx.lang, "input.stale_button"), kind="notice"), *self._reask(state, ctx)]
@@ -277,7 +333,7 @@ class Engine:
             return Reply(text=self.k.text(ctx.lang, "tz.current", tz=str(ctx.tz)), kind="notice")
         try:
             zone = ZoneInfo(name) if "/" in name or name == "UTC" else None
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
             zone = None
         if zone is None:
             return Reply(text=self.k.text(ctx.lang, "tz.unknown", tz=name[:40]), kind="notice")
@@ -296,6 +352,10 @@ class Engine:
             for key in ("payload", "replies"):
                 if row.get(key):
                     row[key] = json.loads(row[key])
+            for reply in row.get("replies") or []:  # an earlier export is not copied into this one
+                for f in reply.get("files") or []:
+                    if f.get("content") is not None:
+                        f["content"] = f"({len(f['content'])} characters, not repeated here)"
         for table in ("sessions", "cases"):
             for row in data.get(table, []):
                 for key in ("slots", "history", "data"):
@@ -328,6 +388,8 @@ class Engine:
         return replies
 
     def _reask(self, state: State | None, ctx: Ctx) -> list[Reply]:
+        if state and ctx.paused:
+            return [self._resume_offer(ctx)]
         return [self.runner.screen(state, ctx.lang)] if state else []
 
     def _action_ctx(self, ctx: Ctx, slots: dict[str, Any], args: str = "") -> ActionContext:
@@ -365,7 +427,25 @@ class Engine:
         return None
 
     def _topic_replies(self, topic: str, ctx: Ctx, kind: str = "answer") -> list[Reply]:
+        if topic == CRISIS_TOPIC:  # however it was reached: care, not a legal answer
+            return [screens.crisis(self.k, ctx.lang)]
         return [screens.answer(self.k, topic, ctx.lang, self.dialogs, kind=kind)]
+
+
+def _storable(inbound: Inbound) -> Inbound:
+    """`inbound` with what UTF-8 cannot carry (lone surrogates, from JSON's \\ud800 escapes)
+    replaced by "?": SQLite and every channel would refuse it. Channels reject such input
+    with a short error first; this keeps the engine whole whatever a channel lets through."""
+    fields = {"user": inbound.user, "message_id": inbound.message_id, "text": inbound.text,
+              "choice": inbound.choice, "lang_hint": inbound.lang_hint}
+    bad = {}
+    for key, value in fields.items():
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                bad[key] = value.encode("utf-8", "replace").decode("utf-8")
+    return inbound.model_copy(update=bad) if bad else inbound
 
 
 def _state(session: dict | None) -> State | None:

@@ -35,6 +35,15 @@ def answer(k: Knowledge, topic: str, lang: str, dialogs: dict[str, Dialog], kind
     return Reply(text=text, buttons=tuple(buttons), kind=kind)  # type: ignore[arg-type]
 
 
+CRISIS_TOPIC = "crisis_support"
+
+
+def crisis(k: Knowledge, lang: str) -> Reply:
+    """The crisis reply: warm, brief, the hotlines each on a line of its own (tappable on the
+    web page, alone on a line for WeChat), and nothing else: no citations, no legal buttons."""
+    return Reply(text=k.answer(CRISIS_TOPIC, lang).short, kind="crisis")
+
+
 def more(k: Knowledge, topic: str, lang: str) -> Reply:
     a = k.answer(topic, lang)
     lines = [a.title, "", a.more or a.short, "", k.text(lang, "answer.sources_title", checked=a.checked)]
@@ -51,13 +60,15 @@ def clarify(k: Knowledge, candidates: list[str], lang: str) -> Reply:
 
 
 def unknown(k: Knowledge, lang: str) -> Reply:
-    legal = k.facts.hotlines["legal"].number
+    """The out-of-scope reply. It carries the crisis line too: an unrecognised message may be
+    distress the crisis detector missed."""
+    legal, psych = k.facts.hotlines["legal"].number, k.facts.hotlines["psych"].number
     buttons = tuple(Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in MAIN_TOPICS if t in k.answers)
-    return Reply(text=k.text(lang, "unknown.text", legal=legal), buttons=buttons, kind="question")
+    return Reply(text=k.text(lang, "unknown.text", legal=legal, psych=psych), buttons=buttons, kind="question")
 
 
 def topic_list(k: Knowledge, lang: str) -> Reply:
-    listed = [t for t, by_lang in k.answers.items() if by_lang[lang].listed and t != "crisis_support"]
+    listed = [t for t, by_lang in k.answers.items() if by_lang[lang].listed and t != CRISIS_TOPIC]
     ordered = [t for t in MAIN_TOPICS if t in listed] + sorted(t for t in listed if t not in MAIN_TOPICS)
     buttons = tuple(Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in ordered)
     return Reply(text=k.text(lang, "topics.text"), buttons=buttons, kind="question")

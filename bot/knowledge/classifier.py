@@ -76,6 +76,28 @@ class TopicClassifier:
         self._classes = [int(c) for c in svm.classes_]
 
     @classmethod
+    def from_arrays(cls, analyzers: Sequence[Callable[[str], list[str]]], vocabularies: Sequence[dict[str, int]],
+                    idfs: Sequence[np.ndarray], coef: np.ndarray, intercept: np.ndarray,
+                    classes: Sequence[int], n_topics: int) -> TopicClassifier:
+        """The fast path alone, from what `arrays()` gave (a model cached on disk as plain
+        arrays, never a pickle); `vectorizer` and `svm` are then None."""
+        self = cls.__new__(cls)
+        self.vectorizer = self.svm = None  # type: ignore[assignment]
+        self._n = n_topics
+        self._parts = []
+        offset = 0
+        for analyzer, vocab, idf in zip(analyzers, vocabularies, idfs, strict=True):
+            self._parts.append((analyzer, vocab, idf, offset))
+            offset += len(vocab)
+        self._coef, self._intercept, self._classes = coef, intercept, [int(c) for c in classes]
+        return self
+
+    def arrays(self) -> tuple[list[dict[str, int]], list[np.ndarray], np.ndarray, np.ndarray, list[int]]:
+        """(vocabularies, idfs, coef, intercept, classes): everything but the analyzers."""
+        return ([v for _a, v, _i, _o in self._parts], [i for _a, _v, i, _o in self._parts],
+                self._coef, self._intercept, self._classes)
+
+    @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[int], n_topics: int,
             words: Callable[[str], list[str]]) -> TopicClassifier:
         """Train on normalized texts labelled with topic indexes 0..n_topics-1.

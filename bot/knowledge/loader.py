@@ -6,15 +6,15 @@ stops the bot with the file, line and field, and the per-message path does no te
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import re2
 import yaml
 
 from bot.contentfiles import ContentError, Problem, read_yaml, validate
-from bot.knowledge.models import LANGS, CrisisFile, Facts, OffTopicFile, Source, TopicFile
+from bot.knowledge.models import LANGS, CrisisCorpus, CrisisFile, Facts, OffTopicFile, Source, TopicFile
 from bot.knowledge.normalize import normalize
 
 
@@ -48,6 +48,8 @@ class Knowledge:
     env: jinja2.Environment = field(repr=False, default=None)  # type: ignore[assignment]
     #: lang -> questions the bot must not claim to answer (content/offtopic.yaml, optional)
     offtopic: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the crisis detector's training corpus (content/crisis_corpus.yaml, optional)
+    crisis_corpus: CrisisCorpus | None = None
 
     def answer(self, topic: str, lang: str) -> Answer:
         return self.answers[topic][lang]
@@ -107,12 +109,16 @@ def load_knowledge(root: Path) -> Knowledge:
     crisis_doc = attempt(read_yaml, root / "crisis.yaml", root)
     crisis = attempt(validate, CrisisFile, crisis_doc, root) if crisis_doc else None
     if crisis:
-        for lang in ("zh", "en", "exclude"):
+        for lang in ("zh", "en", "exclude", "concern"):
             for i, pattern in enumerate(getattr(crisis, lang)):
                 try:
-                    re.compile(pattern)
-                except re.error as exc:
+                    re2.compile(pattern)  # the crisis detector's engine (no look-arounds)
+                except re2.error as exc:
                     problems.append(Problem("content/crisis.yaml", f"{lang}.{i}", f"bad pattern: {exc}"))
+    crisis_corpus = None
+    if (root / "crisis_corpus.yaml").exists():
+        corpus_doc = attempt(read_yaml, root / "crisis_corpus.yaml", root)
+        crisis_corpus = attempt(validate, CrisisCorpus, corpus_doc, root) if corpus_doc else None
     offtopic: dict[str, tuple[str, ...]] = {}
     if (root / "offtopic.yaml").exists():
         off_doc = attempt(read_yaml, root / "offtopic.yaml", root)
@@ -188,7 +194,7 @@ def load_knowledge(root: Path) -> Knowledge:
     if problems:
         raise ContentError(problems)
     assert facts is not None and crisis is not None
-    return Knowledge(root, facts, ui, answers, catalog, crisis, env, offtopic)
+    return Knowledge(root, facts, ui, answers, catalog, crisis, env, offtopic, crisis_corpus)
 
 
 def _offtopic_clashes(offtopic: dict[str, tuple[str, ...]],

@@ -120,8 +120,17 @@ class OffTopicFile(Strict):
 
 
 class CrisisFile(Strict):
-    """content/crisis.yaml: regular expressions, matched on normalised text."""
+    """content/crisis.yaml: regular expressions, matched on normalised text (crisis.py)."""
 
     zh: list[str] = Field(min_length=1)
     en: list[str] = Field(min_length=1)
-    exclude: list[str] = []
+    exclude: list[str] = []   # hyperbole and other people's words, cut out before matching
+    concern: list[str] = []   # second tier: distress without a word about dying
+
+
+class CrisisCorpus(Strict):
+    """content/crisis_corpus.yaml: the crisis detector's training examples, by language."""
+
+    crisis: dict[str, list[str]]
+    concern: dict[str, list[str]]
+    safe: dict[str, dict[str, list[str]]]   # group (hyperbole, collector_threat, ...) -> lang

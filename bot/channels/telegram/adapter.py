@@ -242,7 +242,7 @@ class TelegramBot:
         async def one_chat(chat_id: int, items: list[tuple[Inbound, list[Reply]]]) -> None:
             async with self.processor.chat(chat_id):
                 for inbound, replies in items:
-                    if await self.deliver(chat_id, replies, user=inbound.user):
+                    if await self.deliver(chat_id, replies, user=inbound.user, inbound=inbound):
                         self.engine.ack(inbound)
 
         await asyncio.gather(*(one_chat(c, items) for c, items in by_chat.items()))
@@ -363,7 +363,7 @@ class TelegramBot:
         if pressed is not None and inbound.choice:
             delivered = await self._press_result(chat_id, pressed, inbound.choice, replies, lang)
         if not delivered:
-            delivered = await self.deliver(chat_id, replies, user=inbound.user, lang=lang)
+            delivered = await self.deliver(chat_id, replies, user=inbound.user, lang=lang, inbound=inbound)
         if delivered:
             self.engine.ack(inbound)
         await self._sync_menu_language(chat_id, before, after)
@@ -412,10 +412,12 @@ class TelegramBot:
                                            commands=self.commands(after["lang"]), scope=BotCommandScopeChat(chat_id)))
 
     async def deliver(self, chat_id: int, replies: Sequence[Reply], user: str | None = None,
-                      lang: str | None = None) -> bool:
+                      lang: str | None = None, inbound: Inbound | None = None) -> bool:
         """Send replies in order. True when done with them (sent, or the chat is gone for
         good); False when the network kept failing, so they stay unacknowledged and are sent
-        again at the next start. A message Telegram rejects is logged and skipped."""
+        again at the next start. A message Telegram rejects is logged and skipped. With the
+        `inbound` they answer, each reply sent is recorded at once (Engine.sent_one), so after
+        a crash delivery resumes at the first reply not sent, never resending a whole batch."""
         user = user or str(chat_id)
         lang = lang or self.user_lang(user, None)
         for reply in replies:
@@ -429,6 +431,8 @@ class TelegramBot:
                 return False
             except BadRequest as exc:
                 log.error("telegram: chat %s: a %s reply was rejected (%s)", chat_id, reply.kind, type(exc).__name__)
+            if inbound is not None:
+                self.engine.sent_one(inbound)
         return True
 
     async def send_to_user(self, user: str, replies: Sequence[Reply]) -> bool:

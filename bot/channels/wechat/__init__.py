@@ -6,7 +6,10 @@ Modules: crypto (signatures, safe-mode AES), messages (safe XML in, reply XML ou
 customer-service API client, access token cache), channel (the routes and the sender).
 
 Requests. Every request's `signature` (sha1 of the sorted token, timestamp and nonce) is
-compared in constant time: 403 when wrong or missing. A body over MAX_BODY (64 KiB) gets
+compared in constant time: 403 when wrong or missing, or when its timestamp is more than
+TIMESTAMP_WINDOW (5 minutes) from our clock. A (timestamp, nonce) pair is remembered for the
+window with a digest of its body: the same pair with another body is a replay (403), since
+plain mode's signature does not cover the body. A body over MAX_BODY (64 KiB) gets
 413; XML that does not parse, or is not a WeChat message, 400 (defusedxml: no DTDs, no
 entities). Safe mode (WECHAT_ENCODING_AES_KEY set; WECHAT_APP_ID is then required): the
 request must be encrypted (`encrypt_type=aes`), its `msg_signature` over the encrypted
@@ -20,10 +23,11 @@ location and link -> an attachment (the engine explains what it can do with them
 type -> a short "not supported" reply.
 
 Retries. WeChat retries a message 3 times when it has no answer in 5 s. The engine's inbox
-deduplicates by MsgId ("m:<MsgId>"; events by sender + CreateTime + event), and the passive
-reply of each answered message is kept in memory for RETRY_WINDOW, so a retry gets the same
-reply, never a second step. The message is acknowledged to the engine once the reply XML
-is built.
+deduplicates by sender + MsgId ("m:<openid>:<MsgId>"; events by sender + CreateTime + event:
+a MsgId alone would let one user's id fetch another's reply), and the passive reply of each
+answered message is kept in memory for RETRY_WINDOW, so a retry gets the same reply, never a
+second step; after a restart the engine gives the stored replies again (replay). The
+message is acknowledged to the engine once the reply XML is built.
 
 Replies. WeChat takes one passive reply per message: the engine's replies are joined into one
 text message, buttons as `[N] label` lines (console.render_text; the user types the number or

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import secrets
@@ -32,8 +33,10 @@ MAX_BODY = 64 * 1024            # bytes of one POST
 PASSIVE_LIMIT = 2048            # bytes WeChat accepts in one text message
 CHUNK = 1800                    # bytes of text per message, leaving room for a hint line
 MAX_PARTS = 30                  # messages one answer may take; the rest is cut with a notice
-RETRY_WINDOW = 10 * 60.0        # seconds a retried MsgId gets the same passive reply
+RETRY_WINDOW = 10 * 60.0        # seconds a retried MsgId gets the same passive reply from memory
 MAX_RECENT = 5000
+TIMESTAMP_WINDOW = 5 * 60       # seconds a signed request's timestamp may be off from our clock
+MAX_NONCES = 100_000
 MORE_TTL = 24 * 3600.0          # seconds the rest of a long answer waits for "more"
 MAX_MORE = 2000
 MAX_MORE_BYTES = 16 * 1024 * 1024
@@ -61,7 +64,7 @@ class WeChatChannel:
     """One per app. `clock` (monotonic seconds) is injectable for tests."""
 
     def __init__(self, engine: Engine, settings: Settings, api: WeChatAPI | None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
         self.engine = engine
         self.token = settings.wechat_token or ""
         self.box: Box | None = None
@@ -70,7 +73,12 @@ class WeChatChannel:
                 raise ValueError("WECHAT_ENCODING_AES_KEY (safe mode) needs WECHAT_APP_ID")
             self.box = Box(settings.wechat_encoding_aes_key, settings.wechat_app_id)
         self.api = api
-        self.recent = Expiring(RETRY_WINDOW, MAX_RECENT, None, clock)   # message id -> passive text
+        self.recent = Expiring(RETRY_WINDOW, MAX_RECENT, None, clock)   # message id -> (openid, passive text)
+        # (timestamp, nonce) -> sha256 of the body, for the timestamp window: a signed URL is
+        # good for one body only (plain mode's signature does not cover the body).
+        self.nonces = Expiring(2 * TIMESTAMP_WINDOW + 60, MAX_NONCES, None, clock)
+        self.wall = wall
+        engine.store.on_delete.append(self._forget)
         self.more = Expiring(MORE_TTL, MAX_MORE, MAX_MORE_BYTES, clock)  # openid -> (parts left, total)
         self.tasks: set[asyncio.Task] = set()
         self.push_delay = PUSH_DELAY
@@ -81,7 +89,29 @@ class WeChatChannel:
         ts, nonce, sig = q.get("timestamp", ""), q.get("nonce", ""), q.get("signature", "")
         if not (ts and nonce and sig) or max(len(ts), len(nonce), len(sig)) > PARAM_MAX:
             return False
-        return same(sig, signature(self.token, ts, nonce))
+        if not same(sig, signature(self.token, ts, nonce)):
+            return False
+        if not (ts.isascii() and ts.isdigit() and abs(self.wall() - int(ts)) <= TIMESTAMP_WINDOW):
+            log.warning("wechat: signed request with a timestamp outside the window (a replay?)")
+            return False
+        return True
+
+    def _fresh(self, request: web.Request, body: bytes) -> bool:
+        """A (timestamp, nonce) seen before is accepted again only with the same body: WeChat's
+        own retry. The same signed URL with another body is a replay."""
+        key = f"{request.query['timestamp']}:{request.query['nonce']}"
+        digest = hashlib.sha256(body).digest()
+        seen = self.nonces.get(key)
+        if seen is None:
+            self.nonces.put(key, digest)
+            return True
+        return seen == digest
+
+    def _forget(self, channel: str, openid: str) -> None:
+        """A user deleted their data: drop the rest of a paged answer and the kept replies."""
+        if channel == CHANNEL:
+            self.more.pop(openid)
+            self.recent.drop_where(lambda item: item[0] == openid)
 
     # GET /wechat -----------------------------------------------------------------------------
     async def verify(self, request: web.Request) -> web.Response:
@@ -104,6 +134,9 @@ class WeChatChannel:
             return web.Response(status=400, text="bad body")
         if len(body) > MAX_BODY:
             return web.Response(status=413, text="too large")
+        if not self._fresh(request, body):
+            log.warning("wechat: a signed URL replayed with another body")
+            return web.Response(status=403, text="forbidden")
         try:
             fields = self._open(request, body)
         except PermissionError:
@@ -120,14 +153,14 @@ class WeChatChannel:
         if inbound is not None:
             kept = self.recent.get(inbound.message_id or "")
             if kept is not None:                       # WeChat's retry: the same reply again
-                return self._respond(request, openid, account, kept)
+                return self._respond(request, openid, account, kept[1])
             try:
                 text = self._answer(inbound)
             except Exception as exc:  # the engine answers its own errors; this is a last resort
                 log.error("wechat: handling failed: %s", type(exc).__name__)
                 return web.Response(status=500, text="internal error")
             response = self._respond(request, openid, account, text)
-            self.recent.put(inbound.message_id or "", text)
+            self.recent.put(inbound.message_id or "", (openid, text))
             self.engine.ack(inbound)              # the reply is ready: the engine may forget it
             return response
         return self._respond(request, openid, account, text)
@@ -163,7 +196,10 @@ class WeChatChannel:
     def _inbound(self, f: dict[str, str]) -> Handled:
         openid, kind = f["FromUserName"], f.get("MsgType", "")
         msg_id = f.get("MsgId", "")
-        mid = f"m:{msg_id}" if msg_id.isdigit() else f"t:{openid}:{f.get('CreateTime', '')}"[:128]
+        # Keyed by sender: a MsgId alone would let a forged message with another user's MsgId
+        # be answered with that user's stored reply.
+        mid = f"m:{openid}:{msg_id}" if msg_id.isdigit() else f"t:{openid}:{f.get('CreateTime', '')}"
+        mid = mid[:128]
 
         def make(**kw: object) -> Inbound:
             return Inbound(channel=CHANNEL, user=openid, message_id=mid, **kw)  # type: ignore[arg-type]
@@ -192,9 +228,10 @@ class WeChatChannel:
         pending = self.more.get(openid)
         if pending is not None and inbound.text and normalize(inbound.text).strip(" .。!！") in MORE_WORDS:
             return self._next_more(openid)
-        replies = self.engine.handle(inbound)
+        # replay: a retry after a restart (nothing in self.recent) gets the stored answer again
+        replies = self.engine.handle(inbound, replay=True)
         if not replies:
-            return None          # a duplicate already answered and acknowledged
+            return None
         self.more.put(openid, None, 0)  # a new answer replaces what was left of the last one
         parts = self._parts(openid, join_replies(replies))
         if len(parts) == 1:
