@@ -198,6 +198,6 @@ def test_the_out_of_scope_reply_carries_the_crisis_line(chat: Chat) -> None:
 
 
 def test_ask_answers_a_crisis_with_the_crisis_reply(loaded: Loaded) -> None:
-    result = answer_question(loaded.knowledge, loaded.matcher, "我攒了一瓶安眠药", crisis=loaded.crisis)
+    result = answer_question(loaded.knowledge, loaded.matcher, "我攒了一瓶安眠药", None, loaded.crisis)
     assert result["topic"] == "crisis_support" and "12356" in result["answer"]
     assert not CITATION.search(result["answer"])

@@ -8,12 +8,12 @@ from bot.knowledge.loader import Knowledge
 from bot.knowledge.matcher import Matcher
 
 
-def answer_question(k: Knowledge, matcher: Matcher, question: str, lang: str | None = None,
-                    crisis: CrisisDetector | None = None) -> dict:
+def answer_question(k: Knowledge, matcher: Matcher, question: str, lang: str | None,
+                    crisis: CrisisDetector) -> dict:
     """{"topic", "confidence", "lang", "answer"} for one question; topic None when unknown."""
     match = matcher.match(question)
     lang = lang or match.lang or "zh"
-    if (crisis or CrisisDetector.from_knowledge(k))(question):
+    if crisis(question):
         topic, confidence = "crisis_support", 1.0
     elif match.decision == "answer":
         topic, confidence = match.topic, match.confidence

@@ -8,8 +8,8 @@ parts, and either one is enough:
    whatever surrounds them. Hyperbole and other people's words (吓死我了, 叫我去死,
    "told me to kill myself") are cut out of the text first (`exclude`).
 2. **A linear model** over character n-grams (robust to typos, spaces and traditional
-   characters) and English words, trained at start-up on content/crisis_corpus.yaml (three
-   classes: crisis, concern, safe) plus every ordinary question of the knowledge base and
+   characters) and words, trained on content/crisis_corpus.yaml (crisis against everything
+   else; distress counts as else) plus every ordinary question of the knowledge base and
    content/offtopic.yaml as safe examples. It is the same scikit-learn pipeline and fast
    path as the topic classifier (classifier.py). A message is scored whole and clause by
    clause, and the highest score counts, so one sentence buried in a long story about the
