@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command == "check":
         return check(settings)
+    if args.command == "telegram" and not settings.telegram_bot_token:  # before the content loads
+        print("TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
+        return 2
     try:
         if args.command == "ask":
             return ask(settings, args.question, args.lang, args.json)
@@ -71,9 +74,6 @@ def services(settings: Settings, engine: Engine, args: argparse.Namespace) -> in
 
     from bot.channels.http import run_services
 
-    if args.command == "telegram" and not settings.telegram_bot_token:
-        print("TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
-        return 2
     telegram = args.command == "telegram" or (args.command == "run" and bool(settings.telegram_bot_token))
     http = args.command != "telegram" or bool(settings.telegram_webhook_url)
     hooks = [] if args.command == "telegram" else None

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +27,13 @@ class Settings(BaseSettings):
     #: trained models kept between starts (plain arrays, keyed by what they were trained on)
     bot_cache_dir: Path = ROOT / "data" / "cache"
 
+    #: HTTP API rate limits (`limits` notation; "" turns one off). Per web session; per client
+    #: address (a loopback peer is a local reverse proxy: its X-Forwarded-For counts, and
+    #: without one there is no address limit); and new sessions per address.
+    bot_rate_session: str = "40/10 seconds;120/minute"
+    bot_rate_address: str = "600/minute"
+    bot_rate_new_session: str = "60/minute;1000/hour"
+
     telegram_bot_token: str | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str | None = None
@@ -41,6 +49,13 @@ class Settings(BaseSettings):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         ZoneInfo(value)  # raises for an unknown zone, so a typo fails at start-up
+        return value
+
+    @field_validator("bot_rate_session", "bot_rate_address", "bot_rate_new_session")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # raises ValueError for a typo, at start-up
         return value
 
     @cached_property

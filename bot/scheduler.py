@@ -56,7 +56,7 @@ log = logging.getLogger("bot.scheduler")
 Send = Callable[[str, list[Reply]], Awaitable[bool]]
 Clock = Callable[[], dt.datetime]
 
-PRUNE_EVERY = 3600.0  # seconds between inbox clean-ups (Store.prune_inbox)
+PRUNE_EVERY = 3600.0  # seconds between clean-ups (Store.prune_inbox, Store.prune_idle_users)
 INTERVAL = 5.0                              # seconds between ticks of run_scheduler
 BATCH = 200                                 # rows claimed at a time
 ROUNDS = 25                                 # batches per tick at most
@@ -302,6 +302,7 @@ async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None 
             await scheduler.tick()
             if time.monotonic() - pruned_at > PRUNE_EVERY:  # housekeeping rides on the same loop
                 engine.store.prune_inbox()
+                engine.store.prune_idle_users()
                 pruned_at = time.monotonic()
         except Exception as exc:
             log.error("reminder tick failed: %s", type(exc).__name__)

@@ -239,6 +239,11 @@ class ReminderStore:
         rows = self._rows("SELECT * FROM complaints WHERE id = ? AND user_id = ?", [complaint_id, user_id])
         return _complaint(rows[0]) if rows else None
 
+    def count_complaints(self, user_id: int) -> int:
+        """Complaints the user tracks (draft rows of linked runs not counted)."""
+        return int(self.db.execute("SELECT count(*) FROM complaints WHERE user_id = ? AND status != 'draft'",
+                                   [user_id]).fetchone()[0])
+
     def complaints(self, user_id: int, limit: int = 50) -> list[dict]:
         """The user's complaints, open ones first, newest first."""
         rows = self._rows(

@@ -16,6 +16,7 @@ from storage.migrations import USER_TABLES
 
 log = logging.getLogger("storage")
 DEDUP_WINDOW = dt.timedelta(days=7)  # how long a message id is remembered, with its replies
+IDLE_USER = dt.timedelta(days=1)  # a user who left nothing behind is forgotten after this
 
 
 def _now() -> str:
@@ -208,19 +209,46 @@ class Store:
             [user_id, kind, lang, _dumps(data), _now()])
         return int(cur.lastrowid)
 
-    def cases(self, user_id: int, kind: str | None = None) -> list[dict]:
+    def cases(self, user_id: int, kind: str | None = None, limit: int | None = None) -> list[dict]:
+        """The user's cases, newest first (at most `limit`); the cost depends on this user's
+        rows only (index on user_id)."""
         sql, params = "SELECT * FROM cases WHERE user_id = ?", [user_id]
         if kind:
             sql += " AND kind = ?"
             params.append(kind)
-        rows = list(self.db.query(sql + " ORDER BY id DESC", params))
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = list(self.db.query(sql, params))
         for row in rows:
             row["data"] = json.loads(row["data"])
         return rows
 
+    def count_cases(self, user_id: int, kind: str | None = None) -> int:
+        sql, params = "SELECT count(*) FROM cases WHERE user_id = ?", [user_id]
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return int(self.db.execute(sql, params).fetchone()[0])
+
     def case(self, user_id: int, case_id: int) -> dict | None:
-        rows = [r for r in self.cases(user_id) if r["id"] == case_id]
+        rows = list(self.db.query("SELECT * FROM cases WHERE user_id = ? AND id = ?", [user_id, case_id]))
+        for row in rows:
+            row["data"] = json.loads(row["data"])
         return rows[0] if rows else None
+
+    def prune_idle_users(self, older_than: dt.timedelta = IDLE_USER) -> int:
+        """Forget users who left nothing behind: no session, case, complaint, reminder or
+        pending message, no language or time zone they chose, not seen for `older_than`
+        (a page opened once, a request without a session). They come back as new users."""
+        cutoff = (dt.datetime.now(dt.UTC) - older_than).isoformat(timespec="seconds")
+        owned = " AND ".join(f"NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.user_id = users.id)" for t in USER_TABLES)
+        cur = self.db.execute(
+            "DELETE FROM users WHERE created_at < ? AND coalesce(last_seen, created_at) < ? "
+            "AND coalesce(lang_source, '') != 'chosen' AND tz IS NULL AND " + owned, [cutoff, cutoff])
+        self.db.conn.commit()
+        return cur.rowcount
 
     # privacy -----------------------------------------------------------------------------
     def export_user(self, user_id: int) -> dict:

@@ -99,3 +99,41 @@ async def test_each_new_answer_is_shown_from_its_start(page) -> None:  # type: i
             const log = document.getElementById('log');
             return n.getBoundingClientRect().top >= log.getBoundingClientRect().top - 1;
         }""")
+
+
+@pytest.fixture
+async def limited_page(loaded, tmp_path: Path) -> AsyncIterator[tuple[object, Engine]]:  # type: ignore[no-untyped-def]
+    from bot.app import build_engine
+
+    settings = Settings(_env_file=None, bot_db_path=tmp_path / "limited.db", bot_rate_session="2/3 seconds")
+    engine = build_engine(settings, loaded=loaded)
+    runner = web.AppRunner(create_app(ServerContext(settings, engine)), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    async with playwright.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", bypass_csp=True)
+        pg = await context.new_page()
+        await pg.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+        await pg.wait_for_selector(".m.bot")
+        yield pg, engine
+        await browser.close()
+    await runner.cleanup()
+
+
+async def test_too_fast_the_page_waits_and_sends_again_losing_nothing(limited_page) -> None:  # type: ignore[no-untyped-def]
+    page, engine = limited_page
+    questions = ["催收打我公司电话合法吗", "他们爆我通讯录怎么办", "晚上十点以后还打电话合法吗"]
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/api/chat") else None)
+    bots = await page.locator(".m.bot").count()
+    for q in questions:  # three in a row: the session's limit is two in three seconds
+        await page.fill("#in", q)
+        await page.press("#in", "Enter")
+    await page.wait_for_function("!document.querySelector('.note')", timeout=15000)
+    assert 429 in statuses and statuses.count(200) == len(questions)   # refused once, then sent again
+    handled = list(engine.store.db.query("SELECT message_id FROM inbox"))
+    assert len(handled) == 1 + len(questions)                          # /start and the three, each once
+    assert await page.locator(".m.bot").count() >= bots + len(questions)
+    assert await page.locator(".m.me").count() == 3
+    assert await page.locator(".note.err").count() == 0

@@ -117,3 +117,27 @@ def test_any_text_gives_a_future_time_or_a_reason(text: str) -> None:
         return
     assert NOW < when.at <= NOW + MAX_AHEAD
     assert when.at.tzinfo is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(min_value=1, max_value=10**30),
+       unit=st.sampled_from(["m", "h", "d", "w", "分钟", "小时", "天", "周", "个月", " minutes", " hours", " days",
+                             " weeks", " months"]),
+       shape=st.sampled_from(["{n}{u} x", "in {n}{u} x", "{n}{u}后 x", "{n}{u}以后提醒我"]))
+def test_any_amount_is_a_time_or_a_clear_refusal(n: int, unit: str, shape: str) -> None:
+    """Huge amounts ("99999999999999999999m") are "too far", never an overflow."""
+    text = shape.format(n=n, u=unit)
+    try:
+        when = parse_when(text, NOW)
+    except WhenError as exc:
+        assert exc.reason in {"unparsed", "too_far", "past", "no_such_date"}
+        if n > 10**6:
+            assert exc.reason in {"too_far", "unparsed"}
+    else:
+        assert NOW < when.at <= NOW + MAX_AHEAD
+
+
+def test_a_huge_reminder_gets_the_too_far_reply(chat) -> None:  # type: ignore[no-untyped-def]
+    chat.say("/lang en")
+    text = "\n".join(r.text for r in chat.say("/remind 99999999999999999999m call the bank"))
+    assert "five years" in text and "went wrong" not in text.lower()

@@ -61,6 +61,7 @@ REGULATORS = ("nfra", "local_bureau")
 LENDER_KINDS = ("bank", "consumer_finance", "microloan", "platform", "unlicensed_unknown")
 CHECK_HOUR = 10            # local time of day the "did they answer?" check arrives
 MAX_LISTED = 8
+MAX_COMPLAINTS = 200        # tracked per user: far more than anyone files, a bound for a runaway script
 MAX_LABEL = 40
 
 # The first stage of a complaint to each body; each stage names its facts deadline.
@@ -236,6 +237,8 @@ def _rs(ctx: ActionContext) -> ReminderStore:
 def _save(ctx: ActionContext, slots: Mapping[str, Any], link: dict | None) -> list[Reply]:
     """Record (or complete the linked draft of) a complaint, schedule its check, confirm."""
     rs = _rs(ctx)
+    if rs.count_complaints(ctx.user_id) >= MAX_COMPLAINTS:  # a linked run's row is still a draft
+        return [Reply(text=ctx.t("complaints.too_many_complaints", max=MAX_COMPLAINTS), kind="notice")]
     body = slots.get("body") if slots.get("body") in BODIES else "other"
     kind = slots.get("lender_kind") or (link or {}).get("lender_kind")
     stage = (link["stage"] if link and link.get("body") == body and link.get("stage")
@@ -303,7 +306,7 @@ def complaint_saved_linked(ctx: ActionContext) -> list[Reply]:
 @action("offer_tracking")
 def offer_tracking(ctx: ActionContext) -> list[Reply]:
     """For a report's on_complete, after its outcome: offer to track the complaint."""
-    cases = ctx.store.cases(ctx.user_id, "report")
+    cases = ctx.store.cases(ctx.user_id, "report", limit=1)
     if not cases:
         return []
     return [Reply(text=ctx.t("complaints.offer"), buttons=(track_button(ctx.knowledge, ctx.lang, cases[0]["id"]),))]

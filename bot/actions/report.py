@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 CASE_KIND = "report"
 MAX_LISTED = 10
+MAX_CASES = 200             # saved reports per user: far more than anyone needs, a bound for a runaway script
 MAX_MESSAGE = 3500          # characters; long findings are split between messages at finding edges
 MAX_LABEL = 40              # characters of a button label
 FOLLOW_UP_TOPICS = ("complaint_followup", "evidence_collection")
@@ -110,9 +111,13 @@ def case_data(slots: Mapping[str, Any], o: Outcome, lang: str, now: dt.datetime)
 def report_outcome(ctx: ActionContext) -> list[Reply]:
     k, lang = ctx.knowledge, ctx.lang
     o = compose(ctx.slots, k, lang, ctx.now.date())
-    case_id = ctx.store.save_case(ctx.user_id, CASE_KIND, lang, case_data(ctx.slots, o, lang, ctx.now))
     replies = [*findings_replies(o, k, lang), steps_reply(o, k, lang),
                Reply(text=ctx.t("report.out.drafts_title")), *draft_replies(o, k, lang)]
+    if ctx.store.count_cases(ctx.user_id) >= MAX_CASES:  # the letters still come; nothing more is stored
+        replies.append(Reply(text=ctx.t("report.out.not_saved", max=MAX_CASES) + "\n" + ctx.t("not_lawyer"),
+                             kind="notice"))
+        return replies
+    case_id = ctx.store.save_case(ctx.user_id, CASE_KIND, lang, case_data(ctx.slots, o, lang, ctx.now))
     buttons = [track_button(k, lang, case_id), Button(id="k:l", label=ctx.t("report.out.button_cases"))]
     buttons += [Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in FOLLOW_UP_TOPICS if t in k.answers]
     closing = ctx.t("report.out.saved", case_id=case_id) + "\n" + ctx.t("not_lawyer")
@@ -124,18 +129,18 @@ def report_outcome(ctx: ActionContext) -> list[Reply]:
 
 @command("cases")
 def list_cases(ctx: ActionContext) -> list[Reply]:
-    cases = ctx.store.cases(ctx.user_id, CASE_KIND)
-    if not cases:
+    shown = ctx.store.cases(ctx.user_id, CASE_KIND, limit=MAX_LISTED)
+    if not shown:
         return [Reply(text=ctx.t("cases.empty"))]
-    shown = cases[:MAX_LISTED]
+    total = ctx.store.count_cases(ctx.user_id, CASE_KIND) if len(shown) == MAX_LISTED else len(shown)
     lines = [ctx.t("cases.title")]
     buttons = []
     for case in shown:
         label = ctx.t("cases.item", id=case["id"], date=_case_date(case, ctx), lender=_lender(case))
         lines.append("• " + label)
         buttons.append(Button(id=f"k:v:{case['id']}", label=_short(label)))
-    if len(cases) > len(shown):
-        lines.append(ctx.t("cases.more", shown=len(shown), total=len(cases)))
+    if total > len(shown):
+        lines.append(ctx.t("cases.more", shown=len(shown), total=total))
     return [Reply(text="\n".join(lines), buttons=tuple(buttons))]
 
 

@@ -24,6 +24,7 @@ from functools import lru_cache
 
 DEFAULT_HOUR = 9            # a day without an hour means that morning
 MAX_AHEAD = dt.timedelta(days=5 * 366)
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 31}  # upper bounds, for the too-far check only
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
               "八": 8, "九": 9}
@@ -153,6 +154,8 @@ def _grammar(s: str, now: dt.datetime) -> tuple[dt.datetime, int] | None:
         unit = "day" if "unit" not in m.groupdict() else _unit(m["unit"])
         if n is None or n <= 0:
             return None
+        if n * _UNIT_DAYS.get(unit, _UNIT_SECONDS.get(unit, 0) / 86400) > MAX_AHEAD.days + 31:
+            raise WhenError("too_far")  # before any date arithmetic, which overflows past year 9999
         if unit in _UNIT_SECONDS:
             delta = dt.timedelta(seconds=n * _UNIT_SECONDS[unit])
             return (now.astimezone(dt.UTC) + delta).astimezone(now.tzinfo), m.end()

@@ -33,6 +33,10 @@ Reminders. The web page cannot receive pushes, so this channel registers no send
 reminders stay pending and the engine puts them in front of the reply to the user's next
 message (bot/actions/remind.py).
 
+Limits. Requests are rate-limited per session, per client address and for new sessions
+per address (bot/channels/ratelimit.py, BOT_RATE_*): over a limit, 429 with Retry-After and
+nothing is handled; the page waits and sends the same message again.
+
 Errors. Bad input (not JSON, nested too deep, text that is not valid Unicode such as a lone
 surrogate, wrong types, ids too long) gets a 400 with `{"error": "<short reason>"}`, never a
 500 or a traceback. Logs never contain message text, and never a session id.
@@ -60,6 +64,7 @@ from pydantic import ValidationError
 
 from bot.channels.expiring import Expiring
 from bot.channels.http import ServerContext
+from bot.channels.ratelimit import RateLimits, client_address, retry_after
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
 
@@ -90,6 +95,8 @@ class WebChat:
         # /healthz and the other channels stay responsive under load, and one thread keeps each
         # session's messages in arrival order.
         self.engine = engine.twin()
+        st = engine.settings
+        self.limits = RateLimits.parse(st.bot_rate_session, st.bot_rate_address, st.bot_rate_new_session)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="web-engine")
         self.files = Expiring(FILE_TTL, MAX_FILES, MAX_FILE_BYTES, clock)  # token -> (session, file)
         self.engine.store.on_delete.append(self._forget)
@@ -107,6 +114,9 @@ class WebChat:
 
     # GET /api/file/<token> --------------------------------------------------------------------
     async def file(self, request: web.Request) -> web.Response:
+        wait = self.limits.check(session=None, address=_address(request), new_session=False, scope="file")
+        if wait:
+            return _too_many(wait)
         token = request.match_info["token"]
         item = self.files.get(token)
         now = self.files.clock()
@@ -144,6 +154,11 @@ class WebChat:
         problem = _check(data)
         if problem:
             return _error(400, problem)
+        known = bool(data["session"]) and SESSION_RE.fullmatch(data["session"]) is not None
+        wait = self.limits.check(session=data["session"] if known else None, address=_address(request),
+                                 new_session=not known)
+        if wait:  # the page waits as told and sends the same message (same id) again
+            return _too_many(wait)
         accept = request.headers.get("Accept-Language", "")
         loop = asyncio.get_running_loop()
         try:
@@ -278,6 +293,16 @@ def _csp(page: str) -> str:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _too_many(wait: float) -> web.Response:
+    seconds = retry_after(wait)
+    return web.json_response({"error": f"too many requests, try again in {seconds} s", "retry_after": int(seconds)},
+                             status=429, headers={"Retry-After": seconds})
+
+
+def _address(request: web.Request) -> str | None:
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"))
 
 
 WEB = web.AppKey("web", WebChat)
