@@ -151,8 +151,8 @@ def test_complaints_over_the_cap_get_a_clear_message(engine: Engine, monkeypatch
 
 
 def test_cases_reads_only_its_own_rows_through_the_index(engine: Engine) -> None:
-    plan = " ".join(str(row) for row in engine.store.db.execute(
-        "EXPLAIN QUERY PLAN SELECT * FROM cases WHERE user_id = ? AND kind = ? ORDER BY id DESC LIMIT 10", [1, "report"]))
+    sql = "EXPLAIN QUERY PLAN SELECT * FROM cases WHERE user_id = ? AND kind = ? ORDER BY id DESC LIMIT 10"
+    plan = " ".join(str(row) for row in engine.store.db.execute(sql, [1, "report"]))
     assert "USING INDEX" in plan and "SCAN cases" not in plan.replace("USING INDEX", "")
     talk = Talk(engine, lang="en")
     other = Talk(engine, user="u2", lang="en")

@@ -7,6 +7,7 @@ reminders through the sender."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import itertools
@@ -635,3 +636,21 @@ async def test_a_reply_handled_but_never_acknowledged_goes_to_the_retry(client: 
     crashed = Inbound(channel="wechat", user=OPENID, message_id="m:4242", text="/help")
     handled = engine.handle(crashed)                                   # ... and the process died here
     assert await say(client, "/help", msg_id=4242) == "\n\n".join(r.text for r in handled)
+
+
+async def test_a_retry_while_the_first_is_being_answered_waits_for_it(api_client: TestClient, engine: Engine,
+                                                                      wx_api: FakeWeChatAPI) -> None:
+    """WeChat retries after 5 s even when the first request is still being answered (the engine
+    runs in a worker thread): the retry gets the same reply, the step happens once and the rest
+    of a long answer is pushed once."""
+    channel = api_client.app[WECHAT]
+    await say(api_client, "/lang zh")
+    make_long(engine)
+    body = message("/export", 4242)
+    first, again = await asyncio.gather(post(api_client, body), post(api_client, body))
+    assert first == again and "第 1/" in content_of(first)
+    await channel.drain()
+    total = int(re.search(r"第 1/(\d+) 部分", content_of(first)).group(1))
+    assert len(wx_api.sent) == total - 1                               # pushed once, not twice
+    rows = list(engine.store.db.query("SELECT id FROM inbox WHERE message_id LIKE '%4242%'"))
+    assert len(rows) == 1

@@ -44,7 +44,6 @@ surrogate, wrong types, ids too long) gets a 400 with `{"error": "<short reason>
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -54,7 +53,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -65,6 +63,7 @@ from pydantic import ValidationError
 from bot.channels.expiring import Expiring
 from bot.channels.http import ServerContext
 from bot.channels.ratelimit import RateLimits, client_address, retry_after
+from bot.channels.worker import EngineWorker
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
 
@@ -94,12 +93,12 @@ class WebChat:
         # The engine runs in one worker thread on a connection of its own, off the event loop:
         # /healthz and the other channels stay responsive under load, and one thread keeps each
         # session's messages in arrival order.
-        self.engine = engine.twin()
+        self.worker = EngineWorker(engine, CHANNEL)
+        self.engine = self.worker.engine
         st = engine.settings
         self.limits = RateLimits.parse(st.bot_rate_session, st.bot_rate_address, st.bot_rate_new_session)
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="web-engine")
         self.files = Expiring(FILE_TTL, MAX_FILES, MAX_FILE_BYTES, clock)  # token -> (session, file)
-        self.engine.store.on_delete.append(self._forget)
+        self.worker.on_delete(self._forget)
         self.page = PAGE.read_bytes()
         self.csp = _csp(self.page.decode("utf-8"))
 
@@ -160,9 +159,8 @@ class WebChat:
         if wait:  # the page waits as told and sends the same message (same id) again
             return _too_many(wait)
         accept = request.headers.get("Accept-Language", "")
-        loop = asyncio.get_running_loop()
         try:
-            session, replies = await loop.run_in_executor(self.pool, self._handle, data, accept)
+            session, replies = await self.worker.run(lambda _engine: self._handle(data, accept))
         except BadInput as exc:  # input the engine cannot take (the field's name only)
             return _error(400, str(exc))
         except Exception as exc:  # the engine answers its own errors; this is a last resort
@@ -198,16 +196,12 @@ class WebChat:
         return secrets.token_urlsafe(24), True
 
     def _forget(self, channel: str, session: str) -> None:
-        """A user deleted their data: their file links die with it (called in the worker
-        thread; the file store is the event loop's, so the drop is handed to it)."""
+        """A user deleted their data: their file links die with it (on the event loop)."""
         if channel == CHANNEL:
-            self.loop.call_soon_threadsafe(self.files.drop_where, lambda item: item[0] == session)
-
-    async def start(self, app: web.Application) -> None:
-        self.loop = asyncio.get_running_loop()
+            self.files.drop_where(lambda item: item[0] == session)
 
     async def close(self, app: web.Application) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.worker.close()
 
     def _reply_json(self, session: str, reply: Reply) -> dict:
         files = []
@@ -312,7 +306,6 @@ def setup_routes(app: web.Application, ctx: ServerContext) -> None:
     """`/`, `/api/chat` and `/api/file/<token>`. No reminder sender: see the module docstring."""
     chat = WebChat(ctx.engine)
     app[WEB] = chat
-    app.on_startup.append(chat.start)
     app.on_cleanup.append(chat.close)
     app.router.add_get("/", chat.index)
     app.router.add_post("/api/chat", chat.chat)

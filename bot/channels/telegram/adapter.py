@@ -80,6 +80,7 @@ from bot.channels.telegram.render import (
     to_html,
 )
 from bot.channels.telegram.webhook import webhook_secret
+from bot.channels.worker import EngineWorker
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import FileOut, Inbound, Reply
@@ -130,6 +131,9 @@ class TelegramBot:
         if not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.engine = engine
+        # The engine's work (handle, recover) runs in a worker thread on a connection of its own;
+        # the small reads and delivery records stay on this connection (bot/channels/worker.py).
+        self.worker = EngineWorker(engine, CHANNEL)
         self.settings = settings
         self.k = engine.k
         self.webhook_mode = bool(settings.telegram_webhook_url) if webhook is None else webhook
@@ -202,6 +206,7 @@ class TelegramBot:
         if app.running:
             await app.stop()
         await app.shutdown()
+        self.worker.close()
         self.started = False
 
     def _polling_error(self, exc: TelegramError) -> None:
@@ -230,7 +235,7 @@ class TelegramBot:
 
     async def recover(self) -> None:
         """Deliver what a crash or a failed send left behind, chat by chat, before new updates."""
-        pending = self.engine.recover(CHANNEL)
+        pending = await self.worker.run(lambda e: e.recover(CHANNEL))
         if not pending:
             return
         log.info("telegram: recovering %d unfinished message(s)", len(pending))
@@ -354,7 +359,7 @@ class TelegramBot:
         """Engine in, messages out, ack when Telegram has them. `pressed`: the message whose
         button was pressed (its keyboard is marked, or the screen edited in place)."""
         before = user_row(self.engine, inbound.user)
-        replies = self.engine.handle(inbound)
+        replies = await self.worker.run(lambda e: e.handle(inbound))
         if not replies:  # a duplicate already answered and delivered
             return
         after = user_row(self.engine, inbound.user)

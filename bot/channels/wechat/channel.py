@@ -21,6 +21,7 @@ from bot.channels.textsplit import utf8_len
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.crypto import Box, CryptoError, same, signature
 from bot.channels.wechat.messages import XMLError, encrypted_reply, parse, text_reply
+from bot.channels.worker import EngineWorker
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
@@ -79,8 +80,12 @@ class WeChatChannel:
         self.nonces = Expiring(2 * TIMESTAMP_WINDOW + 60, MAX_NONCES, None, clock)
         self.wall = wall
         engine.store.on_delete.append(self._forget)
+        # the engine runs in a worker thread of its own (bot/channels/worker.py)
+        self.worker = EngineWorker(engine, CHANNEL)
+        self.worker.on_delete(self._forget)
         self.more = Expiring(MORE_TTL, MAX_MORE, MAX_MORE_BYTES, clock)  # openid -> (parts left, total)
         self.tasks: set[asyncio.Task] = set()
+        self.inflight: dict[str, asyncio.Future] = {}  # message id -> its answer, while it is made
         self.push_delay = PUSH_DELAY
 
     # signatures ------------------------------------------------------------------------------
@@ -154,16 +159,24 @@ class WeChatChannel:
             kept = self.recent.get(inbound.message_id or "")
             if kept is not None:                       # WeChat's retry: the same reply again
                 return self._respond(request, openid, account, kept[1])
-            try:
-                text = self._answer(inbound)
+            mid = inbound.message_id or ""
+            task = self.inflight.get(mid)
+            if task is None:  # WeChat retries after 5 s: a retry while the first is handled waits for it
+                task = self.inflight[mid] = asyncio.ensure_future(self._answer_once(inbound))
+                task.add_done_callback(lambda _t: self.inflight.pop(mid, None))
+            try:  # shielded: a request WeChat gave up on still finishes, for its retry to find
+                text = await asyncio.shield(task)
             except Exception as exc:  # the engine answers its own errors; this is a last resort
                 log.error("wechat: handling failed: %s", type(exc).__name__)
                 return web.Response(status=500, text="internal error")
-            response = self._respond(request, openid, account, text)
-            self.recent.put(inbound.message_id or "", (openid, text))
-            self.engine.ack(inbound)              # the reply is ready: the engine may forget it
-            return response
         return self._respond(request, openid, account, text)
+
+    async def _answer_once(self, inbound: Inbound) -> str | None:
+        """Answer, keep the passive text for WeChat's retries, then let the engine forget it."""
+        text = await self._answer(inbound)
+        self.recent.put(inbound.message_id or "", (inbound.user, text))
+        await self.worker.run(lambda e: e.ack(inbound))
+        return text
 
     def _open(self, request: web.Request, body: bytes) -> dict[str, str]:
         """The message fields, decrypted in safe mode. PermissionError: not for us."""
@@ -221,7 +234,7 @@ class WeChatChannel:
         log.info("wechat: unsupported message type")
         return None, self._t(openid, "wechat.unsupported")
 
-    def _answer(self, inbound: Inbound) -> str | None:
+    async def _answer(self, inbound: Inbound) -> str | None:
         """The passive reply text for one message (None: nothing to say). The rest of a long
         answer goes out by the customer-service API, or waits for "more"."""
         openid = inbound.user
@@ -229,7 +242,7 @@ class WeChatChannel:
         if pending is not None and inbound.text and normalize(inbound.text).strip(" .。!！") in MORE_WORDS:
             return self._next_more(openid)
         # replay: a retry after a restart (nothing in self.recent) gets the stored answer again
-        replies = self.engine.handle(inbound, replay=True)
+        replies = await self.worker.run(lambda e: e.handle(inbound, replay=True))
         if not replies:
             return None
         self.more.put(openid, None, 0)  # a new answer replaces what was left of the last one
@@ -316,5 +329,6 @@ class WeChatChannel:
     async def close(self, app: web.Application | None = None) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.drain(), 15)
+        self.worker.close()
         if self.api is not None:
             await self.api.close()
