@@ -196,9 +196,16 @@ class Store:
         """Forget delivered messages older than the dedup window, with their replies. A channel
         retries a message for minutes or hours, never for a week; keeping the ids longer only
         keeps metadata about users that no feature needs."""
-        cutoff = (dt.datetime.now(dt.UTC) - older_than).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC)
+        cutoff = (now - older_than).isoformat(timespec="seconds")
+        # Replies never confirmed delivered (a crash between handling and the channel's ack, a
+        # chat that kept failing) are given twice as long, then forgotten too; a message never
+        # handled ("received") is kept until it is: it is what the user typed.
+        stale = (now - 2 * older_than).isoformat(timespec="seconds")
         cur = self.db.execute(
-            "DELETE FROM inbox WHERE received_at < ? AND status = 'delivered'", [cutoff])
+            "DELETE FROM inbox WHERE (received_at < ? AND status = 'delivered')"
+            " OR (received_at < ? AND status = 'done')",
+            [cutoff, stale])
         self.db.conn.commit()
         return cur.rowcount
 

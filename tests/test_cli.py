@@ -171,3 +171,58 @@ def test_missing_language_of_ui_string_is_reported(tmp_path, broken):
     ui.write_text(ui.read_text().replace("  ask_prompt: Sure, just type your question.\n", ""))
     result = run(["check"], tmp_path, BOT_CONTENT_DIR=str(broken))
     assert result.returncode == 1 and "start.ask_prompt" in result.stdout
+
+
+def _tty_chat(tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """`python -m bot chat` on a pseudo-terminal, as a person runs it."""
+    import pty
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "chat", "--lang", "zh"], stdin=child, stdout=child,
+                            stderr=subprocess.DEVNULL, cwd=tmp_path, env=env(tmp_path), close_fds=True)
+    os.close(child)
+    return proc, main
+
+
+def _read_tty(fd: int, needle: str, timeout: float = 60) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{needle!r} not seen; got {seen[-800:]!r}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the terminal closed
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"terminal closed before {needle!r}: {seen[-800:]!r}")
+            seen += chunk.decode("utf-8", "replace")
+    return seen
+
+
+def test_an_interactive_restart_continues_the_report(tmp_path):
+    proc, tty = _tty_chat(tmp_path)
+    try:
+        _read_tty(tty, "> ")                                   # a new person: /start's welcome
+        os.write(tty, b"/report\n")
+        _read_tty(tty, "这笔借款是你本人借的吗")
+        os.write(tty, b"/quit\n")
+        proc.wait(30)
+    finally:
+        proc.kill()
+        os.close(tty)
+    proc, tty = _tty_chat(tmp_path)
+    try:
+        out = _read_tty(tty, "> ")
+        assert "欢迎回来" in out and "这笔借款是你本人借的吗" in out   # the report's question, not /start
+        os.write(tty, b"1\n")                                  # and its answer is taken
+        out = _read_tty(tty, "> ")
+        assert "是哪家贷款机构" in out, out[-500:]                # the report's next question
+        os.write(tty, b"/quit\n")
+        proc.wait(30)
+    finally:
+        proc.kill()
+        os.close(tty)

@@ -488,3 +488,22 @@ def test_17_the_rules_the_new_answers_rest_on(knowledge: Knowledge, lang: str) -
 def test_17_new_topics_are_found(matcher: Matcher, text: str, topic: str) -> None:
     m = matcher.match(text)
     assert m.candidates and m.candidates[0][0] == topic
+
+
+def test_item16_a_ticket_in_latin_letters_keeps_the_letters_language(engine: Engine) -> None:
+    """A person who never chose a language and writes Chinese: a lender name and a ticket
+    typed in Latin letters mid-dialog do not turn the bot (and the letters) English."""
+    talk = Talk(engine, user="latin", lang=None)       # no /lang: the bot follows their typing
+    talk.say("催收天天打我电话怎么办")
+    assert engine.store.user_by_id(talk.user_id)["lang"] == "zh"
+    talk.say("/track")
+    talk.press("o:lender_service")
+    talk.say("Quick Cash")
+    talk.press("o:microloan")
+    talk.say("2026-11-20")
+    talk.say("QC-20261120")
+    talk.press("c:ok")
+    assert engine.store.user_by_id(talk.user_id)["lang"] == "zh"
+    assert "已记下" in talk.text and "QC-20261120" in talk.text
+    talk.say("what can I do about collectors calling my boss?")  # outside a dialog, typing still leads
+    assert engine.store.user_by_id(talk.user_id)["lang"] == "en"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 
@@ -94,18 +95,21 @@ def test_every_table_with_user_id_is_covered(tmp_path):
     assert with_user == set(USER_TABLES)
 
 
-def test_prune_inbox_forgets_only_old_delivered_messages(tmp_path):
+def test_prune_inbox_forgets_old_delivered_and_stale_undelivered_messages(tmp_path):
     store = Store(open_db(tmp_path / "bot.db"))
     uid = store.user("test", "a")["id"]
-    for mid in ("old-done", "old-undelivered", "old-pending", "new-done"):
+    for mid in ("old-done", "old-undelivered", "old-pending", "new-done", "week-undelivered"):
         store.receive("test", mid, uid, {"text": "x"})
     with store.transaction():
-        for mid in ("old-done", "old-undelivered", "new-done"):
+        for mid in ("old-done", "old-undelivered", "new-done", "week-undelivered"):
             row = next(store.db.query("SELECT id FROM inbox WHERE message_id = ?", [mid]))
             store.finish(row["id"], [{"text": "r"}])
     store.delivered("test", "old-done", "a")
     store.delivered("test", "new-done", "a")
     store.db.execute("UPDATE inbox SET received_at = '2020-01-01T00:00:00+00:00' WHERE message_id LIKE 'old-%'")
-    assert store.prune_inbox() == 1
+    ten_days = (dt.datetime.now(dt.UTC) - dt.timedelta(days=10)).isoformat(timespec="seconds")
+    store.db.execute("UPDATE inbox SET received_at = ? WHERE message_id = 'week-undelivered'", [ten_days])
+    assert store.prune_inbox() == 2
     left = {r["message_id"] for r in store.db.query("SELECT message_id FROM inbox")}
-    assert left == {"old-undelivered", "old-pending", "new-done"}
+    # never handled: kept; undelivered: kept twice the window (10 days < 14), then forgotten
+    assert left == {"old-pending", "new-done", "week-undelivered"}

@@ -147,8 +147,12 @@ def run_chat(engine: Engine, user: str, lang: str | None, jsonl: bool,
     if between:
         between(console)
     interactive = stdin.isatty() and not jsonl
-    if interactive:
-        console.line("/start")
+    if interactive:  # a restart continues what was left unfinished; a new person gets /start
+        pending = engine.welcome_back(CHANNEL, user)
+        if pending:
+            console.show(pending)
+        else:
+            console.line("/start")
     while True:
         if interactive:
             stdout.write("> ")

@@ -144,16 +144,32 @@ class Engine:
         other.store = Store(open_db(self.settings.bot_db_path))
         return other
 
+    def welcome_back(self, channel: str, user: str) -> list[Reply]:
+        """For a channel that restarts in front of the user (the terminal): the question of the
+        dialog they left unfinished, after a welcome back; [] when nothing is in progress.
+        Only reads: nothing is journalled or changed."""
+        row = self.store._user_row(channel, user)
+        session = self.store.session(row["id"]) if row else None
+        state = _state(session)
+        if row is None or state is None:
+            return []
+        lang = row.get("lang") or self.settings.bot_default_lang
+        ctx = Ctx(user=row, lang=lang, tz=ZoneInfo(row.get("tz") or self.settings.bot_timezone),
+                  now=self.clock(), paused=bool(session and session.get("paused")))
+        return [Reply(text=self.k.text(lang, "welcome_back"), kind="notice"), *self._reask(state, ctx)]
+
     def language(self, channel: str, user: str) -> str:
         row = self.store.user(channel, user)
         return row.get("lang") or self.settings.bot_default_lang
 
     # the data flow -------------------------------------------------------------------------
     def _process(self, user: dict, inbound: Inbound) -> list[Reply]:
-        ctx = self._context(user, inbound)
         session = self.store.session(user["id"])
         state = _state(session)
         text = clean(inbound.text or "")
+        # An answer to a dialog's question ("K-55", "Quick Cash") says nothing about the
+        # language the person reads: it never switches the language of the letters.
+        ctx = self._context(user, inbound, follow_text=not (state and not session.get("paused")))
         if inbound.choice is None and not text:
             if inbound.attachment:
                 return [Reply(text=self.k.text(ctx.lang, "input.attachment"), kind="notice"),
@@ -203,13 +219,14 @@ class Engine:
         return Reply(text=self.k.text(ctx.lang, "crisis.resume"), kind="notice",
                      buttons=(Button(id="r:resume", label=self.k.text(ctx.lang, "crisis.resume_button")),))
 
-    def _context(self, user: dict, inbound: Inbound) -> Ctx:
+    def _context(self, user: dict, inbound: Inbound, follow_text: bool = True) -> Ctx:
         lang, source = user.get("lang"), user.get("lang_source")
-        if source in (None, "text"):
+        if source in (None, "text") and (follow_text or inbound.lang_hint):
             # Until the user picks a language (/lang, /start) or the platform names one, follow
             # the language of what they type, and remember it for button presses.
             hint = (inbound.lang_hint or "").lower()[:2]
-            typed = detect_lang(inbound.text) if inbound.text and not inbound.text.startswith("/") else None
+            typed = (detect_lang(inbound.text) if follow_text and inbound.text and not inbound.text.startswith("/")
+                     else None)
             new, new_source = (hint, "hint") if hint in ("zh", "en") else (typed, "text")
             if new and (new, new_source) != (lang, source):
                 self.store.update_user(user["id"], lang=new, lang_source=new_source)
@@ -247,7 +264,7 @@ class Engine:
         user = self.store.user_by_id(user_id)
         if user is None:
             return replies
-        actx = self._action_ctx(self._context(user, inbound), {})
+        actx = self._action_ctx(self._context(user, inbound, follow_text=False), {})
         return [r for provider in BEFORE_REPLY for r in provider(actx)] + replies
 
     def _remember_screen(self, user_id: int, replies: list[Reply]) -> None:
