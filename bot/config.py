@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     #: HTTP API rate limits (`limits` notation; "" turns one off). Per web session; per client
     #: address (a loopback peer is a local reverse proxy: its X-Forwarded-For counts, and
     #: without one there is no address limit); and new sessions per address.
-    bot_rate_session: str = "40/10 seconds;120/minute"
+    bot_rate_session: str = "60/10 seconds"
     bot_rate_address: str = "600/minute"
     bot_rate_new_session: str = "60/minute;1000/hour"
 

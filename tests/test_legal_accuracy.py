@@ -280,6 +280,23 @@ def test_7_nifa_has_no_regulator_letter_and_is_called_an_association(lang: str) 
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_7_the_line_before_a_platforms_regulator_letter_names_no_single_regulator(lang: str) -> None:
+    """For a platform the regulator depends on the lender behind it: the "who it is for" line
+    must not say "the local bureau" alone (a bank behind a platform answers to NFRA)."""
+    from bot.actions.report import compose, draft_replies
+
+    k = report_knowledge()
+    o = compose(slots(lender_kind="platform"), k, lang, TODAY)
+    replies = draft_replies(o, k, lang, only="regulator_complaint")
+    how = replies[0].text
+    assert k.text(lang, "report.out.regulator_of_contract_lender") in how
+    assert k.facts.authorities["nfra"].name.get(lang) in how or ("NFRA" in how if lang == "en" else False)
+    local = compose(slots(lender_kind="microloan"), k, lang, TODAY)
+    line = draft_replies(local, k, lang, only="regulator_complaint")[0].text
+    assert k.text(lang, "report.out.regulator_local") in line
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_7_complaint_channels_do_not_list_nifa_as_a_regulator(knowledge: Knowledge, lang: str) -> None:
     short = knowledge.answer("complaint_channels", lang).short
     assert "贷款人/出借人" in short if lang == "zh" else "(贷款人/出借人)" in short

@@ -57,6 +57,8 @@ def compose(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date) -
 def regulator_name(rt: Route, k: Knowledge, lang: str) -> str:
     if rt.regulator == "nfra":
         return k.facts.authorities["nfra"].name.get(lang)
+    if any(step.id == "regulator_platform" for step in rt.steps):  # depends on the lender behind it
+        return k.text(lang, "report.out.regulator_of_contract_lender")
     return k.text(lang, "report.out.regulator_local")
 
 
