@@ -190,3 +190,27 @@ def test_schema_errors_name_file_line_and_field(tmp_path):
     with pytest.raises(ContentError) as err:
         validate(Dialog, read_yaml(bad, tmp_path), tmp_path)
     assert "bad.yaml:8: steps.a.max_length" in str(err.value)
+
+
+@pytest.mark.parametrize(("integer", "reason"), [(True, "count"), (False, "number")])
+def test_a_count_that_is_not_a_number_gets_a_count_example_not_money(integer: bool, reason: str) -> None:
+    from bot.flow.inputs import Bad, parse_number
+    from bot.flow.models import Step
+
+    step = Step(ask="report.calls_connected", input="number", integer=integer, min=0, max=5000)
+    result = parse_number(step, "lots")
+    assert isinstance(result, Bad) and result.reason == reason
+
+
+def test_an_unreadable_call_count_is_answered_with_a_count_example(chat) -> None:  # type: ignore[no-untyped-def]
+    chat.say("/lang zh")
+    chat.say("/report")
+    for button in ("o:borrower",):
+        chat.press(button)
+    chat.say("快借花")
+    chat.press("o:microloan")
+    chat.press("o:call_bombing")
+    chat.press("c:done")
+    assert "接通" in chat.text or "次" in chat.text, chat.text       # the calls-per-day question
+    chat.say("很多很多")
+    assert "例如 30" in chat.text and "5000" not in chat.text and "万" not in chat.text

@@ -94,8 +94,8 @@ def parse_yesno(text: str) -> Ok | Bad:
 def parse_number(step: Step, text: str) -> Ok | Bad:
     raw = normalize(text).replace(",", "").replace("，", "").replace(" ", "")
     m = _NUMBER.match(raw)
-    if not m:
-        return Bad("number")
+    if not m:  # a count ("how many calls a day") is not an amount of money: its own example
+        return Bad("count" if step.integer else "number")
     value = float(m[1])
     unit = m[2]
     if unit in ("万", "w"):
