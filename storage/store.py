@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,6 +21,14 @@ IDLE_USER = dt.timedelta(days=1)  # a user who left nothing behind is forgotten 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _decoded(rows: Iterable[dict]) -> list[dict]:
+    """Case rows with their JSON `data` decoded."""
+    out = list(rows)
+    for row in out:
+        row["data"] = json.loads(row["data"])
+    return out
 
 
 def _dumps(value: Any) -> str:
@@ -70,7 +78,7 @@ class Store:
     # users -------------------------------------------------------------------------------
     def user(self, channel: str, external_id: str) -> dict:
         """The user row for a channel id, created on first contact."""
-        row = self._user_row(channel, external_id)
+        row = self.find_user(channel, external_id)
         if row is None:
             now = _now()
             self.db.execute(
@@ -79,11 +87,12 @@ class Store:
                 [channel, external_id, now, now],
             )
             self.db.conn.commit()
-            row = self._user_row(channel, external_id)
+            row = self.find_user(channel, external_id)
             assert row is not None
         return row
 
-    def _user_row(self, channel: str, external_id: str) -> dict | None:
+    def find_user(self, channel: str, external_id: str) -> dict | None:
+        """The user row, or None (never creates one)."""
         rows = list(self.db.query(
             "SELECT * FROM users WHERE channel = ? AND external_id = ?", [channel, external_id]))
         return rows[0] if rows else None
@@ -227,10 +236,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = list(self.db.query(sql, params))
-        for row in rows:
-            row["data"] = json.loads(row["data"])
-        return rows
+        return _decoded(self.db.query(sql, params))
 
     def count_cases(self, user_id: int, kind: str | None = None) -> int:
         sql, params = "SELECT count(*) FROM cases WHERE user_id = ?", [user_id]
@@ -240,9 +246,7 @@ class Store:
         return int(self.db.execute(sql, params).fetchone()[0])
 
     def case(self, user_id: int, case_id: int) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM cases WHERE user_id = ? AND id = ?", [user_id, case_id]))
-        for row in rows:
-            row["data"] = json.loads(row["data"])
+        rows = _decoded(self.db.query("SELECT * FROM cases WHERE user_id = ? AND id = ?", [user_id, case_id]))
         return rows[0] if rows else None
 
     def prune_idle_users(self, older_than: dt.timedelta = IDLE_USER) -> int:

@@ -33,18 +33,25 @@ def run(args: list[str], tmp_path: Path, stdin: str = "", **extra: str) -> subpr
 
 def read_until(proc: subprocess.Popen, needle: str, timeout: float = 30) -> str:
     """Read stdout until `needle` shows up, without waiting for the process to end."""
+    return read_fd(proc.stdout.fileno(), needle, timeout)
+
+
+def read_fd(fd: int, needle: str, timeout: float = 30) -> str:
+    """Read a pipe or a terminal until `needle` shows up (EIO from a closed terminal is its end)."""
     seen = ""
     deadline = time.monotonic() + timeout
-    fd = proc.stdout.fileno()
     while needle not in seen:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise AssertionError(f"{needle!r} not seen; got {seen[-500:]!r}")
+            raise AssertionError(f"{needle!r} not seen; got {seen[-800:]!r}")
         ready, _, _ = select.select([fd], [], [], left)
         if ready:
-            chunk = os.read(fd, 65536)
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
             if not chunk:
-                raise AssertionError(f"process ended before {needle!r}: {seen[-500:]!r}")
+                raise AssertionError(f"output ended before {needle!r}: {seen[-800:]!r}")
             seen += chunk.decode("utf-8", "replace")
     return seen
 
@@ -184,31 +191,12 @@ def _tty_chat(tmp_path: Path) -> tuple[subprocess.Popen, int]:
     return proc, main
 
 
-def _read_tty(fd: int, needle: str, timeout: float = 60) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"{needle!r} not seen; got {seen[-800:]!r}")
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # the terminal closed
-                chunk = b""
-            if not chunk:
-                raise AssertionError(f"terminal closed before {needle!r}: {seen[-800:]!r}")
-            seen += chunk.decode("utf-8", "replace")
-    return seen
-
-
 def test_an_interactive_restart_continues_the_report(tmp_path):
     proc, tty = _tty_chat(tmp_path)
     try:
-        _read_tty(tty, "> ")                                   # a new person: /start's welcome
+        read_fd(tty, "> ", 60)                                   # a new person: /start's welcome
         os.write(tty, b"/report\n")
-        _read_tty(tty, "这笔借款是你本人借的吗")
+        read_fd(tty, "这笔借款是你本人借的吗")
         os.write(tty, b"/quit\n")
         proc.wait(30)
     finally:
@@ -216,10 +204,10 @@ def test_an_interactive_restart_continues_the_report(tmp_path):
         os.close(tty)
     proc, tty = _tty_chat(tmp_path)
     try:
-        out = _read_tty(tty, "> ")
+        out = read_fd(tty, "> ", 60)
         assert "欢迎回来" in out and "这笔借款是你本人借的吗" in out   # the report's question, not /start
         os.write(tty, b"1\n")                                  # and its answer is taken
-        out = _read_tty(tty, "> ")
+        out = read_fd(tty, "> ", 60)
         assert "是哪家贷款机构" in out, out[-500:]                # the report's next question
         os.write(tty, b"/quit\n")
         proc.wait(30)

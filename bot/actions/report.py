@@ -115,7 +115,7 @@ def report_outcome(ctx: ActionContext) -> list[Reply]:
     o = compose(ctx.slots, k, lang, ctx.now.date())
     replies = [*findings_replies(o, k, lang), steps_reply(o, k, lang),
                Reply(text=ctx.t("report.out.drafts_title")), *draft_replies(o, k, lang)]
-    if ctx.store.count_cases(ctx.user_id) >= MAX_CASES:  # the letters still come; nothing more is stored
+    if ctx.store.count_cases(ctx.user_id, CASE_KIND) >= MAX_CASES:  # the letters still come; nothing more is stored
         replies.append(Reply(text=ctx.t("report.out.not_saved", max=MAX_CASES) + "\n" + ctx.t("not_lawyer"),
                              kind="notice"))
         return replies

@@ -4,14 +4,16 @@ Built on `limits` (moving windows in memory, one process). A request is let thro
 when every limit that applies to it has room; then it counts against all of them (a refused
 request counts against none, so a client that waits as told gets through).
 
-    limiter = RateLimits.from_settings(settings)
+    limiter = RateLimits.parse(settings.bot_rate_session, settings.bot_rate_address,
+                               settings.bot_rate_new_session)
     wait = limiter.check(session=..., address=..., new_session=...)
     if wait: return 429 with Retry-After: ceil(wait)
 
 Which address counts: the TCP peer, except that a loopback peer is a reverse proxy on the
 same host (or the operator's own tools): its `X-Forwarded-For` (the last hop, which the
 proxy wrote) is the client, and without that header the request has no address limit. The
-per-session limit applies to every request that names a known session.
+per-session limit applies to every request that names a well-formed session (the caller
+decides; a made-up one still counts against its address).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ class EngineWorker:
     def __init__(self, engine: Engine, name: str):
         self.engine = engine.twin()  # its own connection (the same engine for ":memory:")
         self.pool = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-engine")
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop of the last run()
 
     async def run(self, call: Callable[[Engine], T]) -> T:
         """`call(engine)` in the worker thread; the caller's task waits, the loop does not."""
@@ -35,8 +36,13 @@ class EngineWorker:
     def on_delete(self, listener: Callable[[str, str], None]) -> None:
         """`listener(channel, external_id)` runs on the event loop after a user deleted their
         data through this worker (what a channel keeps in memory belongs to the loop)."""
-        self.engine.store.on_delete.append(
-            lambda channel, user: self.loop.call_soon_threadsafe(listener, channel, user))
+        def on_loop(channel: str, user: str) -> None:
+            if self.loop is None:  # never run: the delete came from the caller's own thread
+                listener(channel, user)
+            else:
+                self.loop.call_soon_threadsafe(listener, channel, user)
+
+        self.engine.store.on_delete.append(on_loop)
 
     def close(self) -> None:
         """No new work; what is queued is dropped (its messages stay in the inbox, unhandled

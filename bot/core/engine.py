@@ -148,15 +148,14 @@ class Engine:
         """For a channel that restarts in front of the user (the terminal): the question of the
         dialog they left unfinished, after a welcome back; [] when nothing is in progress.
         Only reads: nothing is journalled or changed."""
-        row = self.store._user_row(channel, user)
+        row = self.store.find_user(channel, user)
         session = self.store.session(row["id"]) if row else None
         state = _state(session)
         if row is None or state is None:
             return []
-        lang = row.get("lang") or self.settings.bot_default_lang
-        ctx = Ctx(user=row, lang=lang, tz=ZoneInfo(row.get("tz") or self.settings.bot_timezone),
-                  now=self.clock(), paused=bool(session and session.get("paused")))
-        return [Reply(text=self.k.text(lang, "welcome_back"), kind="notice"), *self._reask(state, ctx)]
+        ctx = self._context(row, Inbound(channel=channel, user=user), follow_text=False)
+        ctx.paused = bool(session and session.get("paused"))
+        return [Reply(text=self.k.text(ctx.lang, "welcome_back"), kind="notice"), *self._reask(state, ctx)]
 
     def language(self, channel: str, user: str) -> str:
         row = self.store.user(channel, user)

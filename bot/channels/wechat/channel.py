@@ -79,8 +79,8 @@ class WeChatChannel:
         # good for one body only (plain mode's signature does not cover the body).
         self.nonces = Expiring(2 * TIMESTAMP_WINDOW + 60, MAX_NONCES, None, clock)
         self.wall = wall
-        engine.store.on_delete.append(self._forget)
-        # the engine runs in a worker thread of its own (bot/channels/worker.py)
+        # the engine runs in a worker thread of its own (bot/channels/worker.py), where a
+        # WeChat user's /delete happens; what this channel keeps is dropped on the loop
         self.worker = EngineWorker(engine, CHANNEL)
         self.worker.on_delete(self._forget)
         self.more = Expiring(MORE_TTL, MAX_MORE, MAX_MORE_BYTES, clock)  # openid -> (parts left, total)
