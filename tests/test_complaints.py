@@ -171,6 +171,19 @@ def _draft(replies: list[Reply]) -> Reply:
     return drafts[0]
 
 
+def _read(replies: list[Reply], lang: str) -> str:
+    """The escalation letter as the user reads it: the (Chinese) draft itself for a Chinese
+    user, the translation after it, marked not to send, for an English one."""
+    d = _draft(replies)
+    after = replies[replies.index(d) + 1]
+    if lang == "zh":                      # no translation: straight on to "when you've sent it"
+        assert after.buttons
+        return d.text
+    assert after.kind == "text" and after.draft_id is None and not after.buttons
+    assert after.text.startswith("English translation, for you to read — do not send this one:")
+    return after.text
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize(("body", "answer", "draft", "next_button"), [
     ("lender_service", "none", "escalate_regulator", "cpl:s:{id}:local_bureau:accept"),
@@ -196,13 +209,16 @@ def test_not_solved_leads_to_the_next_step_with_a_draft(engine: Engine, lang: st
     d = _draft(replies)
     assert d.draft_id == draft
     assert replies[0].kind != "draft" and replies.index(d) == 1        # one line first, then the draft alone
+    # the letter goes to a Chinese institution: in Chinese whatever the user's language
     assert "快借" in d.text if lang == "zh" else "Quick Cash" in d.text
-    assert fmt_date(dt.date(2026, 11, 25), lang) in d.text
-    if body != "stop_request":
-        assert "T-100" in d.text
-    assert not NO_TEMPLATE.search(d.text), d.text
-    if lang == "zh":
-        assert re.search(r"[\u4e00-\u9fff]{10}", d.text)
+    assert fmt_date(dt.date(2026, 11, 25), "zh") in d.text
+    assert re.search(r"[\u4e00-\u9fff]{10}", d.text)
+    read = _read(replies, lang)                                        # an English user's translation
+    assert fmt_date(dt.date(2026, 11, 25), lang) in read
+    for text in (d.text, read):
+        if body != "stop_request":
+            assert "T-100" in text
+        assert not NO_TEMPLATE.search(text), text
     assert next_button.format(id=c["id"]) in talk.buttons
     status = talk.complaints()[0]["status"]
     assert status == ("no_answer" if answer == "none" else "unsolved")
@@ -214,10 +230,12 @@ def test_lender_silent_goes_to_the_regulator_for_its_kind_citing_the_ticket(engi
                                                                             lang: str) -> None:
     talk = Talk(engine, lang=lang)
     c = record(talk, "lender_service", kind="bank", ticket="TK-9")
-    d = _draft(talk.press(f"cpl:a:{c['id']}:none"))
-    nfra = loaded.knowledge.facts.authorities["nfra"].name.get(lang)
+    replies = talk.press(f"cpl:a:{c['id']}:none")
+    d, read = _draft(replies), _read(replies, lang)
     days = loaded.knowledge.facts.deadlines["institution"]["days"]
-    assert nfra in d.text and "TK-9" in d.text and str(days) in d.text
+    for text, in_lang in ((d.text, "zh"), (read, lang)):
+        nfra = loaded.knowledge.facts.authorities["nfra"].name.get(in_lang)
+        assert nfra in text and "TK-9" in text and str(days) in text
     assert f"cpl:s:{c['id']}:nfra:accept" in talk.buttons
 
 
@@ -289,10 +307,13 @@ def test_track_button_after_a_report_links_the_case(engine: Engine, lang: str) -
     [c] = talk.complaints()
     assert (c["case_id"], c["lender"], c["lender_kind"], c["ticket"], c["status"]) == \
         (case_id, "快借花", "bank", "K-55", "open")
-    d = _draft(talk.press(f"cpl:a:{c['id']}:none"))
-    assert "王小明" in d.text                                      # from the report, not a blank
-    assert ("单位" in d.text) if lang == "zh" else ("employer" in d.text or "workplace" in d.text)
-    assert engine.k.facts.authorities["nfra"].name.get(lang) in d.text
+    replies = talk.press(f"cpl:a:{c['id']}:none")
+    d, read = _draft(replies), _read(replies, lang)
+    assert "王小明" in d.text and "王小明" in read                 # from the report, not a blank
+    assert "单位" in d.text
+    assert ("单位" in read) if lang == "zh" else ("employer" in read or "workplace" in read)
+    assert engine.k.facts.authorities["nfra"].name.get("zh") in d.text
+    assert engine.k.facts.authorities["nfra"].name.get(lang) in read
 
 
 def test_sent_escalation_is_tracked_as_a_new_complaint_citing_the_first(engine: Engine, loaded: Loaded) -> None:

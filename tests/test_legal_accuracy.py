@@ -114,25 +114,32 @@ def test_2_tracker_and_escalation_letter_for_a_microlender(engine: Engine, lang:
     talk.press(f"cpl:v:{c['id']}")
     assert ("没有法定的答复期限" in talk.text) if lang == "zh" else ("no legal deadline" in talk.text)
     replies = talk.press(f"cpl:a:{c['id']}:none")
-    letter = next(r for r in replies if r.kind == "draft").text
-    claim = ("未在规定期限内", "期限已于") if lang == "zh" else ("legal time limit", "That time ran out")
-    assert not any(x in letter for x in claim)
+    letter = next(r for r in replies if r.kind == "draft").text          # in Chinese for every user
+    assert not any(x in letter for x in ("未在规定期限内", "期限已于"))
+    if lang == "en":                                                    # nor its translation
+        read = replies[replies.index(next(r for r in replies if r.kind == "draft")) + 1].text
+        assert "for you to read" in read and not any(x in read for x in ("legal time limit", "That time ran out"))
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_2_escalation_letter_for_a_bank_still_claims_the_deadline(engine: Engine, lang: str) -> None:
     talk = Talk(engine, lang=lang)
     c = record(talk, "lender_service", kind="bank", filed="2026-11-01")
-    letter = next(r for r in talk.press(f"cpl:a:{c['id']}:none") if r.kind == "draft").text
-    assert ("期限已于" in letter) if lang == "zh" else ("That time ran out" in letter)
+    replies = talk.press(f"cpl:a:{c['id']}:none")
+    i = next(i for i, r in enumerate(replies) if r.kind == "draft")
+    assert "期限已于" in replies[i].text                                   # in Chinese for every user
+    if lang == "en":
+        assert "That time ran out" in replies[i + 1].text                 # its translation
 
 
 def test_2_a_continuing_complaint_about_a_microlender_claims_no_deadline(engine: Engine) -> None:
     talk = Talk(engine, lang="en")
     c = record(talk, "stop_request", kind="microloan", filed="2026-11-20")
     replies = talk.press(f"cpl:a:{c['id']}:continuing")
-    letter = next(r for r in replies if r.kind == "draft").text
-    assert "requires" not in letter and "as soon as possible" in letter
+    i = next(i for i, r in enumerate(replies) if r.kind == "draft")
+    assert "尽快书面答复" in replies[i].text and "日内书面答复" not in replies[i].text   # the letter, in Chinese
+    read = replies[i + 1].text                                             # its English translation
+    assert "requires" not in read and "as soon as possible" in read
     assert f"cpl:s:{c['id']}:lender_service:lender_none" in talk.buttons
 
 

@@ -23,6 +23,19 @@ def outcome_parts(replies: list[Reply]) -> tuple[list[Reply], list[Reply], Reply
 MINIMAL_NOTES = ("employer_notice", "contacts_message")
 
 
+def translated(replies: list[Reply]) -> list[Reply]:
+    """The English translation after each (Chinese) letter: plain text, never a draft, marked
+    not to send; returned with its letter's id, for check_drafts."""
+    out = []
+    for i, r in enumerate(replies):
+        if r.kind == "draft":
+            t = replies[i + 1]
+            assert t.kind == "text" and t.draft_id is None, t
+            assert t.text.startswith("English translation, for you to read — do not send this one:")
+            out.append(t.model_copy(update={"draft_id": r.draft_id}))
+    return out
+
+
 def check_drafts(drafts: list[Reply], *must: str) -> None:
     for d in drafts:
         assert d.draft_id
@@ -112,8 +125,16 @@ def test_employer_story_in_chinese_with_a_correction(chat: Chat) -> None:
     chat.say("/lang en")
     chat.press(view)
     assert "Likely violation" in chat.text
+    # ...but its letters stay in Chinese, as sent, each followed by an English translation
     chat.press(f"k:a:{case_id}")
+    assert [r.text for r in chat.last if r.kind == "draft"] == [d.text for d in drafts]
+    english = translated(chat.last)
+    check_drafts(english, "安达消费金融", "8 October 2026", "25 November 2026", "李明")
+    assert "[Your phone number]" in english[0].text
+    # English letters, on request, for a reader of English
+    chat.press(f"k:e:{case_id}")
     drafts_en = [r for r in chat.last if r.kind == "draft"]
+    assert [d.draft_id for d in drafts_en] == [d.draft_id for d in drafts]
     check_drafts(drafts_en, "安达消费金融", "8 October 2026", "25 November 2026", "李明")
     assert "[Your phone number]" in drafts_en[0].text
 
@@ -152,9 +173,13 @@ def test_emergency_contact_story_in_english(chat_en: Chat) -> None:
     assert "You do not owe this money" in text
     assert "You are not the borrower" in text
     assert [d.draft_id for d in drafts] == ["stop_contact", "lender_complaint", "regulator_complaint"]
-    check_drafts(drafts, "EasyLoan Plus", "15 November 2026", "28 November 2026", "[Your name]")
-    assert "not the borrower" in drafts[0].text
-    assert "13512345678" in drafts[1].text
+    # letters in Chinese for the lender and the regulator, each with its English translation
+    check_drafts(drafts, "EasyLoan Plus", "2026年11月15日", "2026年11月28日", "【你的姓名】")
+    assert "不是借款人" in drafts[0].text and "13512345678" in drafts[1].text
+    english = translated(replies)
+    check_drafts(english, "EasyLoan Plus", "15 November 2026", "28 November 2026", "[Your name]")
+    assert "not the borrower" in english[0].text
+    assert "13512345678" in english[1].text
 
 
 def test_threats_and_fake_papers_in_chinese(chat: Chat) -> None:
@@ -219,8 +244,12 @@ def test_microloan_impersonation_in_english(chat_en: Chat) -> None:
     ids = [d.draft_id for d in drafts]
     assert ids[0] == "police_statement"
     assert {"contacts_message", "repayment_plan"} <= set(ids) and "employer_notice" not in ids
-    check_drafts(drafts, "FastWallet", "20 November 2026", "Chen Jing")
+    check_drafts(drafts, "FastWallet", "2026年11月20日", "Chen Jing")
     plan = next(d for d in drafts if d.draft_id == "repayment_plan")
+    assert "3,000元" in plan.text and "2,100元" in plan.text
+    english = translated(replies)
+    check_drafts(english, "FastWallet", "20 November 2026", "Chen Jing")
+    plan = next(d for d in english if d.draft_id == "repayment_plan")
     assert "3,000 yuan" in plan.text and "2,100 yuan" in plan.text
 
 

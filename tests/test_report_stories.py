@@ -72,8 +72,10 @@ def check_drafts(o: Outcome, k: Knowledge, lang: str) -> None:
 
 
 def run(slots: dict[str, Any], lang: str) -> Outcome:
+    """The report with letters in `lang` too (the templates of that language are checked; the
+    letter language itself is tested in test_letter_language.py)."""
     k = report_knowledge()
-    o = compose(slots, k, lang, TODAY)
+    o = compose(slots, k, lang, TODAY, letters=lang)
     # the replies render too, in this language, with nothing unfilled
     replies = [*findings_replies(o, k, lang), steps_reply(o, k, lang), *draft_replies(o, k, lang)]
     for reply in replies:
@@ -324,10 +326,12 @@ def test_microloan_app_with_impersonation(lang: str) -> None:
 
 
 def test_the_same_case_reads_in_either_language() -> None:
-    """A user who switches language gets the same findings and steps, in the new language."""
+    """A user who switches language gets the same findings and steps, in the new language, and
+    the same Chinese letters (for the police, the lender...), now with English translations."""
     k = report_knowledge()
     zh, en = compose(THREATS, k, "zh", TODAY), compose(THREATS, k, "en", TODAY)
     assert zh.assessment == en.assessment and zh.route == en.route
-    assert list(zh.drafts) == list(en.drafts)
+    assert en.drafts == zh.drafts and not zh.translations
     assert zh.drafts["police_statement"].startswith("报警陈述")
-    assert en.drafts["police_statement"].startswith("Police statement")
+    assert list(en.translations) == list(en.drafts)
+    assert en.translations["police_statement"].startswith("Police statement")

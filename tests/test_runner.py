@@ -133,7 +133,7 @@ def test_correction_does_not_ask_a_skipped_question_again(runner):
     ((), "x" * 21, "too long (21 characters)"),
     (("A",), "purple", "type a number from 1 to 2"),
     (("A", "o:blue"), "maybe", "yes or no"),
-    (("A", "o:blue", "y"), "lots", "type a number"),
+    (("A", "o:blue", "y"), "lots", "Roughly how many"),
     (("A", "o:blue", "y"), "2.5", "whole number"),
     (("A", "o:blue", "y"), "101", "can't be more than 100"),
     (("A", "o:blue", "y", "1"), "2026-02-30", "doesn't exist in the calendar"),
@@ -198,8 +198,10 @@ def test_a_count_that_is_not_a_number_gets_a_count_example_not_money(integer: bo
     from bot.flow.models import Step
 
     step = Step(ask="report.calls_connected", input="number", integer=integer, min=0, max=5000)
-    result = parse_number(step, "lots")
+    result = parse_number(step, "purple")
     assert isinstance(result, Bad) and result.reason == reason
+    vague = parse_number(step, "lots")  # "many" names no number: ask for a closer one, fitting the question
+    assert isinstance(vague, Bad) and vague.reason == ("vague_count" if integer else "vague_number")
 
 
 def test_an_unreadable_call_count_is_answered_with_a_count_example(chat) -> None:  # type: ignore[no-untyped-def]

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.flow.dates import PastDay
+from bot.flow.numbers import Quantity, describe, value_of
 from bot.knowledge.loader import zh_article
 
 if TYPE_CHECKING:
@@ -61,6 +63,11 @@ FREQUENCY_CAPS: dict[str, tuple[str, int, str]] = {
 
 
 # --- the answers, read once ---------------------------------------------------------------
+
+#: the answers that are numbers, kept as typed (exact or estimated) in Incident.quantities
+QUANTITIES = ("calls_per_day", "calls_connected", "calls_unanswered", "texts_per_day", "loan_amount",
+              "loan_received")
+
 
 @dataclass(frozen=True)
 class Incident:
@@ -94,14 +101,21 @@ class Incident:
     contact_by: str | None = None
     name: str = ""
     phone: str = ""
+    #: the counts and amounts as typed, approximations kept (约30, 30多): for the words only;
+    #: the fields above hold the number (the lower end of an estimate) for the rules
+    quantities: Mapping[str, Quantity] = field(default_factory=dict)
+    #: the dates given as a part of a month (11月初), by slot name, for the words
+    rough_days: Mapping[str, PastDay] = field(default_factory=dict)
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> Incident:
         role = "contact" if slots.get("role") == "contact" else "borrower"
         kind = slots.get("lender_kind")
         started, latest = _date(slots.get("started")), _date(slots.get("latest"))
+        day_slots = {"started": "started", "latest": "latest", "overdue_since": "overdue_since"}
         if started and latest and latest < started:  # typed the other way round
             started, latest = latest, started
+            day_slots.update(started="latest", latest="started")
         wants = _ids(slots.get("wants"), WANTS) + _ids(slots.get("contact_wants"), WANTS)
         return cls(
             role=role,
@@ -131,7 +145,15 @@ class Incident:
             contact_by=slots.get("contact_by") if isinstance(slots.get("contact_by"), str) else None,
             name=_text(slots.get("your_name")),
             phone=_text(slots.get("your_phone")),
+            quantities={name: q for name in QUANTITIES if (q := Quantity.from_slot(slots.get(name))) is not None},
+            rough_days={name: d for name, slot in day_slots.items()
+                        if (d := PastDay.from_slot(slots.get(slot))) is not None and d.approx},
         )
+
+    def shown(self, name: str, lang: str) -> str:
+        """A count or amount as the person gave it ("约30", "more than 30"); "" when not given."""
+        q = self.quantities.get(name)
+        return q.text(lang, fmt_number) if q else ""
 
     @property
     def management(self) -> tuple[str, ...]:
@@ -164,16 +186,12 @@ def _ids(value: Any, known: Iterable[str]) -> tuple[str, ...]:
 
 
 def _number(value: Any) -> int | float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return value_of(value)
 
 
 def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    found = PastDay.from_slot(value)
+    return found.day if found else None
 
 
 # --- findings -----------------------------------------------------------------------------
@@ -194,7 +212,7 @@ class Finding(BaseModel):
     severity: Severity
     rules: tuple[Rule, ...]
     notes: tuple[str, ...] = ()                   # extra lines: report.finding.<id>.<note>
-    values: dict[str, str | int | float] = {}     # placeholders in those texts
+    values: dict[str, str | int | float | dict[str, Any]] = {}  # placeholders (a dict: an estimate)
 
 
 class Assessment(BaseModel):
@@ -346,7 +364,8 @@ def assess(slots: Mapping[str, Any]) -> Assessment:
     if (not inc.is_contact and inc.loan_amount and inc.loan_received is not None
             and inc.loan_received < inc.loan_amount):
         add("upfront_deduction", "worth_raising", R("civil_code", "670"), R("spc_private_lending_2020", "26"),
-            R("pboc_2021_3"), notes=("all_lenders",), amount=inc.loan_amount, received=inc.loan_received)
+            R("pboc_2021_3"), notes=("all_lenders",), amount=inc.quantities["loan_amount"].slot(),
+            received=inc.quantities["loan_received"].slot())
 
     found.sort(key=lambda f: SEVERITIES.index(f.severity))  # stable: keeps the order above
     return Assessment(findings=tuple(found), notes=tuple(_notes(inc, found)))
@@ -356,10 +375,11 @@ def _frequency(inc: Incident, add) -> None:
     """Calls and texts a day, against the one cap that binds this kind of lender."""
     kind_counted, cap, instrument = FREQUENCY_CAPS[inc.kind]
     counts = {"connected": inc.calls_connected, "unanswered": inc.calls_unanswered, "texts": inc.texts_per_day}
-    values = {name: value for name, value in counts.items() if value is not None}
+    slots = {"connected": "calls_connected", "unanswered": "calls_unanswered", "texts": "texts_per_day"}
+    values = {name: inc.quantities[slots[name]].slot() for name, value in counts.items() if value is not None}
     notes = tuple(f"count_{name}" for name in values)
     if not values and inc.calls_per_day is not None:        # an older report: one mixed count
-        values, notes = {"calls": inc.calls_per_day}, ("count_mixed",)
+        values, notes = {"calls": inc.quantities["calls_per_day"].slot()}, ("count_mixed",)
     counted = counts[kind_counted]
     rules = (R(instrument), R("civil_code", "1033"))
     if counted is not None and counted > cap:
@@ -498,10 +518,10 @@ def render_assessment(a: Assessment, k: Knowledge, lang: str, lender: str) -> li
     return blocks
 
 
-def _fmt_value(value: str | int | float, lang: str) -> str:
+def _fmt_value(value: str | int | float | dict, lang: str) -> str:
     if isinstance(value, str):
         return value
-    return fmt_number(value)
+    return describe(value, lang, fmt_number)  # an estimate as the person said it
 
 
 def fmt_number(value: int | float) -> str:

@@ -31,6 +31,10 @@ solved / no answer yet / remind me later) lead to the next step with a ready dra
   request's date and the contacts since;
 - any other body -> a follow-up to that body.
 
+Every escalation goes to a Chinese institution, so its draft is in Chinese
+(drafts.ADDRESSEE_LANG) whatever language the user chats in; a user chatting in English gets
+it again in English after it, as plain text marked "for you to read, do not send".
+
 Buttons use the prefix "cpl" (report.py uses "k"): cpl:l list, cpl:new, cpl:v:<id> view,
 cpl:a:<id>:<answer>, cpl:s:<id>:<body>:<stage> ("I've sent it: track it"), cpl:x:<id> stop
 tracking, cpl:track:<case> (from a report). After a report, `track_button` or the
@@ -44,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.actions.drafts import fmt_date, render_draft
+from bot.actions.drafts import ADDRESSEE_LANG, blanks, fmt_date, how_line, render_draft, translation_reply
 from bot.actions.registry import ActionContext, action, button, command
 from bot.actions.routing import binds_institution_deadline, regulator_for
 from bot.actions.when import add_calendar, local
@@ -452,10 +456,11 @@ def _followed_up(ctx: ActionContext, c: Mapping[str, Any]) -> list[Reply]:
 # --- escalation drafts --------------------------------------------------------------------------
 
 def escalation_replies(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Escalation) -> list[Reply]:
-    """A line saying who the draft is for and how to send it, the draft alone, then buttons."""
-    k, lang = ctx.knowledge, ctx.lang
-    context = draft_context(ctx, c, what, step)
-    text = render_draft(step.draft, context, k, lang)
+    """A line saying who the draft is for and how to send it, the draft alone (in the
+    addressee's language), its translation when the user chats in another, then buttons."""
+    k, lang, letters = ctx.knowledge, ctx.lang, ADDRESSEE_LANG
+    context = draft_context(ctx, c, what, step, letters)
+    text = render_draft(step.draft, context, k, letters)
     f = k.facts
     numbers = {f"{key}_{field}": v for key, entry in f.deadlines.items() for field, v in entry.items()
                if isinstance(v, int)}
@@ -463,23 +468,30 @@ def escalation_replies(ctx: ActionContext, c: Mapping[str, Any], what: str, step
     if not k.has_text(lang, key):  # worded per regulator
         key += f".{context['regulator_key']}"
     how = ctx.t(key, to=body_name(k, lang, c, step.to or c["body"]), body=body_name(k, lang, c),
-                lender=context["lender"], nfra=f.hotlines["nfra"].number, nfra_site=f.hotlines["nfra"].site or "",
-                legal=f.hotlines["legal"].number, **numbers)
+                lender=c.get("lender") or ctx.t("complaints.blank.lender"), nfra=f.hotlines["nfra"].number,
+                nfra_site=f.hotlines["nfra"].site or "", legal=f.hotlines["legal"].number,
+                blanks=blanks(k, lang, letters), **numbers)
     if step.to is None:  # a follow-up to the same body: ask again after a while
         sent = Button(id=f"cpl:f:{c['id']}", label=ctx.t("complaints.button.followed_up"))
     else:                # a complaint to another body: track it as its own complaint
         sent = Button(id=f"cpl:s:{c['id']}:{step.to}:{step.stage or first_stage(step.to, c.get('lender_kind'))}",
                       label=ctx.t("complaints.button.sent"))
     buttons = [sent, Button(id="cpl:l", label=ctx.t("complaints.button.list"))]
-    return [Reply(text=how), Reply(text=text, kind="draft", draft_id=step.draft),
-            Reply(text=ctx.t("complaints.after_draft"), buttons=tuple(buttons))]
+    replies = [Reply(text=how_line(how, k, lang, letters)), Reply(text=text, kind="draft", draft_id=step.draft)]
+    if letters != lang:
+        own = render_draft(step.draft, draft_context(ctx, c, what, step, lang), k, lang)
+        replies.append(translation_reply(k, lang, own))
+    return [*replies, Reply(text=ctx.t("complaints.after_draft"), buttons=tuple(buttons))]
 
 
-def draft_context(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Escalation) -> dict[str, Any]:
-    """Everything an escalation template uses besides the facts; never None, so a missing
-    answer prints as a marked blank (【工单号】 / [ticket number]) and never as "None"."""
-    k, lang = ctx.knowledge, ctx.lang
-    blank = {b: ctx.t(f"complaints.blank.{b}") for b in ("name", "phone", "ticket", "lender", "city", "count")}
+def draft_context(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Escalation,
+                  lang: str | None = None) -> dict[str, Any]:
+    """Everything an escalation template in `lang` (default: the user's) uses besides the
+    facts; never None, so a missing answer prints as a marked blank (【工单号】 / [ticket
+    number]) and never as "None"."""
+    k = ctx.knowledge
+    lang = lang or ctx.lang
+    blank = {b: k.text(lang, f"complaints.blank.{b}") for b in ("name", "phone", "ticket", "lender", "city", "count")}
     rs = _rs(ctx)
     parent = rs.complaint(ctx.user_id, c["parent_id"]) if c.get("parent_id") else None
     to_body = step.to or c["body"]

@@ -1,9 +1,16 @@
 """The ready-to-send drafts of a report, rendered from content/<lang>/drafts/<id>.j2.
 
-Each draft is a complete message in the conversation's language, filled from the answers:
-the lender, the dates, what the collectors did, who at work was called, their numbers, the
-evidence kept. Where the user skipped their name or phone the draft keeps a clearly marked
-blank (【你的姓名】 / [Your name]) for them to fill in.
+Each draft is a complete message in the language of its addressee (`ADDRESSEE_LANG`), filled
+from the answers: the lender, the dates, what the collectors did, who at work was called,
+their numbers, the evidence kept. Where the user skipped their name or phone the draft keeps a
+clearly marked blank (【你的姓名】 / [Your name]) for them to fill in.
+
+Every letter goes to a Chinese institution or person (the lender, NFRA and the local bureaus,
+the police, an employer in China, contacts and family), so letters are in Chinese whatever
+language the user chats in (issue 19). A user who chats in another language also gets each
+letter rendered in that language from the same answers, as a translation to read and not to
+send (`translation_reply`, never a draft). English letters are made only on request, for an
+addressee who reads English.
 
 Templates are rendered with the knowledge base's strict Jinja2 environment (a misspelt
 variable fails loudly) and the facts of that language (hotlines, instruments, deadlines),
@@ -47,10 +54,14 @@ from bot.actions.assess import (
     rule_name,
 )
 from bot.actions.routing import Route, binds_institution_deadline, needs_police_statement, route
+from bot.core.models import Reply
 
 if TYPE_CHECKING:
     from bot.knowledge.loader import Knowledge
 
+# The language the letters are written in unless the user asks for English ones: the language
+# of every addressee of DRAFTS and of the escalation drafts (complaints.py).
+ADDRESSEE_LANG = "zh"
 DRAFTS = ("lender_complaint", "regulator_complaint", "stop_contact", "employer_notice",
           "contacts_message", "police_statement", "repayment_plan")
 # Instruments a police statement may cite: laws, not industry rules.
@@ -106,10 +117,12 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
              ("name", "phone", "id_number", "date", "city", "ticket", "monthly", "months", "first_date",
               "amount", "legal_name", "contract_no", "id_last4", "regulator_choice")}
 
-    def day(value: dt.date | None) -> str:
+    def day(name: str, value: dt.date | None) -> str:  # a part of a month stays one: 2026年11月初
+        if name in inc.rough_days:
+            return inc.rough_days[name].text(lang)
         return fmt_date(value, lang) if value else blank["date"]
 
-    started, latest = day(inc.started), day(inc.latest)
+    started, latest = day("started", inc.started), day("latest", inc.latest)
     if inc.started and inc.started == inc.latest:
         period = t("report.out.on_day", date=started)
     else:
@@ -130,8 +143,12 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
     lender_rules = [rule_name(r, k, lang) for r in merge_rules(
         [*LENDER_RULES[inc.kind], *(r for r in cited if r.instrument not in _NOT_FOR_LENDERS)])]
 
-    def count(value: int | float | None) -> str:
-        return fmt_number(value) if value is not None else ""
+    def count(name: str) -> str:  # as the person gave it: 30, 约30, 30多, 30至40
+        return inc.shown(name, lang)
+
+    def money(name: str) -> str:
+        shown = inc.shown(name, lang)
+        return (f"{shown}元" if lang == "zh" else f"{shown} yuan") if shown else ""
 
     deducted = bool(inc.loan_amount and inc.loan_received is not None and inc.loan_received < inc.loan_amount)
     return {
@@ -157,17 +174,17 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
         "reachable": "" if inc.reachable is None else ("yes" if inc.reachable else "no"),
         "threat_words": inc.threat_words,
         "visit_stayed": bool(inc.visit_stayed),
-        "calls_per_day": count(inc.calls_per_day),        # older reports: calls and texts together
-        "calls_connected": count(inc.calls_connected),
-        "calls_unanswered": count(inc.calls_unanswered),
-        "texts_per_day": count(inc.texts_per_day),
+        "calls_per_day": count("calls_per_day"),        # older reports: calls and texts together
+        "calls_connected": count("calls_connected"),
+        "calls_unanswered": count("calls_unanswered"),
+        "texts_per_day": count("texts_per_day"),
         "call_hours": inc.call_hours,
         "collector_ids": inc.collector_ids,
         "evidence": [t(f"report.evidence_item.{e}") for e in inc.evidence],
-        "loan_amount": fmt_money(inc.loan_amount, lang) if inc.loan_amount else "",
-        "loan_received": fmt_money(inc.loan_received, lang) if inc.loan_received is not None else "",
+        "loan_amount": money("loan_amount") if inc.loan_amount else "",
+        "loan_received": money("loan_received") if inc.loan_received is not None else "",
         "deducted": deducted,
-        "overdue_since": fmt_date(inc.overdue_since, lang) if inc.overdue_since else "",
+        "overdue_since": day("overdue_since", inc.overdue_since) if inc.overdue_since else "",
         "contact_by": t(f"report.contact_by.letter.{inc.contact_by or 'messages_only'}"),
         "rules": rules,
         "lender_rules": lender_rules,
@@ -208,3 +225,23 @@ def render_drafts(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.d
     wanted = only if only is not None else applicable(inc)
     ordered = [d for d in rt.drafts() if d in wanted] + [d for d in wanted if d not in rt.drafts()]
     return {d: render_draft(d, context, k, lang) for d in ordered}
+
+
+# --- the language of the letters (issue 19) -------------------------------------------------
+
+def how_line(text: str, k: Knowledge, lang: str, letters: str) -> str:
+    """A "who it is for and how to send it" line (in `lang`) for a letter in `letters`: when the
+    two differ, one more line says which language the letter is in and that it is the one to
+    send, with its translation after it."""
+    return text if letters == lang else text + "\n" + k.text(lang, f"letter.note.{letters}")
+
+
+def blanks(k: Knowledge, lang: str, letters: str) -> str:
+    """How the blanks of a letter in `letters` look, said in `lang` ("the blanks in 【】")."""
+    return k.text(lang, f"letter.blanks.{letters}")
+
+
+def translation_reply(k: Knowledge, lang: str, text: str) -> Reply:
+    """A letter in the user's own language, to read: plain text, never kind="draft" and no
+    draft_id (so no channel offers it to copy or share), its first line saying not to send it."""
+    return Reply(text=k.text(lang, "letter.translation") + "\n\n" + text)

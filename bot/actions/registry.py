@@ -70,7 +70,7 @@ def button(prefix: str) -> Callable[[Action], Action]:
     topics, "more", start a dialog), y (confirmations), l (language), u (topic list) and
     r (resume a dialog set aside by a crisis reply).
     """
-    if prefix in {"o", "c", "e", "t", "m", "d", "y", "l", "u", "r"}:
+    if prefix in {"o", "c", "e", "t", "m", "d", "y", "l", "u", "r", "n"}:
         raise ValueError(f"button prefix {prefix!r} is reserved by the core")
 
     def register(fn: Action) -> Action:

@@ -5,24 +5,30 @@ the findings (kind="answer"), the ordered steps, then each draft as its own mess
 (kind="draft", nothing else in it, so it can be copied or forwarded as is) after one short
 line saying who it is for and how to send it; then a closing line with buttons.
 
-A case stores the answers with the findings, steps and drafts as they were produced. Viewing
-a case later re-renders everything from the stored answers in the user's current language,
-so someone who switched to English gets English letters.
+The letters are in the language of their addressees, Chinese (drafts.ADDRESSEE_LANG), whatever
+language the user chats in. A user chatting in English gets, after each Chinese letter, the
+same letter in English as plain text marked "for you to read, do not send" (a translation,
+never a draft), and a button for English letters, to send only to someone who reads English.
+
+A case stores the answers with the findings, steps and drafts (the letters as sent, in
+Chinese) as they were produced. Viewing a case later re-renders everything from the stored
+answers: findings and steps in the user's current language, the letters in Chinese (with the
+translation when the user chats in English), or in English on request.
 
 Buttons use the prefix "k": k:l (list), k:v:<case> (view), k:d:<case>:<draft> (one draft),
-k:a:<case> (every draft).
+k:a:<case> (every draft), k:e:<case>[:<draft>] (the letters in English).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.actions.assess import Assessment, Incident, assess, render_assessment
 from bot.actions.complaints import track_button
-from bot.actions.drafts import render_drafts
+from bot.actions.drafts import ADDRESSEE_LANG, blanks, how_line, render_drafts, translation_reply
 from bot.actions.registry import ActionContext, action, button, command
 from bot.actions.routing import Route, render_route, route
 from bot.core.models import Button, Reply
@@ -43,15 +49,22 @@ class Outcome:
     incident: Incident
     assessment: Assessment
     route: Route
-    drafts: dict[str, str]           # draft id -> text, in the order the steps send them
+    drafts: dict[str, str]           # draft id -> text, in `letters`, in the order the steps send them
+    letters: str = ADDRESSEE_LANG    # the language of the drafts
+    # The same drafts in the user's language, to read (empty when that is `letters`).
+    translations: dict[str, str] = field(default_factory=dict)
 
 
-def compose(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date) -> Outcome:
-    """Everything the report produces, from the answers alone (pure)."""
+def compose(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date,
+            letters: str = ADDRESSEE_LANG) -> Outcome:
+    """Everything the report produces, from the answers alone (pure): findings and steps in
+    `lang`, the letters in `letters` and, when that is not `lang`, each letter again in `lang`
+    for the user to read."""
     assessment = assess(slots)
     rt = route(slots, assessment)
-    drafts = render_drafts(slots, k, lang, today, assessment, rt)
-    return Outcome(Incident.from_slots(slots), assessment, rt, drafts)
+    drafts = render_drafts(slots, k, letters, today, assessment, rt)
+    translations = render_drafts(slots, k, lang, today, assessment, rt) if letters != lang else {}
+    return Outcome(Incident.from_slots(slots), assessment, rt, drafts, letters, translations)
 
 
 def regulator_name(rt: Route, k: Knowledge, lang: str) -> str:
@@ -83,16 +96,35 @@ def steps_reply(o: Outcome, k: Knowledge, lang: str) -> Reply:
 
 
 def draft_replies(o: Outcome, k: Knowledge, lang: str, only: str | None = None) -> list[Reply]:
-    """Each draft after its one-line "who it is for and how to send it"."""
+    """Each draft after its one-line "who it is for and how to send it" (which, when the letter
+    is not in the user's language, says which language it is in), then its translation."""
     regulator = regulator_name(o.route, k, lang)
     replies = []
     for draft_id, text in o.drafts.items():
         if only and draft_id != only:
             continue
-        how = k.text(lang, f"report.draft.{draft_id}.how", lender=o.incident.lender, regulator=regulator)
-        replies.append(Reply(text=how))
+        how = k.text(lang, f"report.draft.{draft_id}.how", lender=o.incident.lender, regulator=regulator,
+                     blanks=blanks(k, lang, o.letters))
+        replies.append(Reply(text=how_line(how, k, lang, o.letters)))
         replies.append(Reply(text=text, kind="draft", draft_id=draft_id))
+        if draft_id in o.translations:
+            replies.append(translation_reply(k, lang, o.translations[draft_id]))
     return replies
+
+
+def drafts_title(o: Outcome, k: Knowledge, lang: str, english_button: bool = False) -> Reply:
+    """The line before the letters: what they are and, when translated, which language they
+    are in (and where the English ones are, when the closing line will have their button)."""
+    text = k.text(lang, "report.out.drafts_title")
+    if o.translations:
+        text += "\n" + k.text(lang, f"letter.intro.{o.letters}")
+        if english_button:
+            text += " " + k.text(lang, "letter.intro_button")
+    return Reply(text=text)
+
+
+def english_button(k: Knowledge, lang: str, case_id: int) -> Button:
+    return Button(id=f"k:e:{case_id}", label=_short(k.text(lang, "letter.button.en")))
 
 
 def case_data(slots: Mapping[str, Any], o: Outcome, lang: str, now: dt.datetime) -> dict[str, Any]:
@@ -113,14 +145,18 @@ def case_data(slots: Mapping[str, Any], o: Outcome, lang: str, now: dt.datetime)
 def report_outcome(ctx: ActionContext) -> list[Reply]:
     k, lang = ctx.knowledge, ctx.lang
     o = compose(ctx.slots, k, lang, ctx.now.date())
-    replies = [*findings_replies(o, k, lang), steps_reply(o, k, lang),
-               Reply(text=ctx.t("report.out.drafts_title")), *draft_replies(o, k, lang)]
-    if ctx.store.count_cases(ctx.user_id, CASE_KIND) >= MAX_CASES:  # the letters still come; nothing more is stored
+    full = ctx.store.count_cases(ctx.user_id, CASE_KIND) >= MAX_CASES
+    english = bool(o.translations) and not full   # the closing line's button (it needs a saved case)
+    replies = [*findings_replies(o, k, lang), steps_reply(o, k, lang), drafts_title(o, k, lang, english),
+               *draft_replies(o, k, lang)]
+    if full:  # the letters still come; nothing more is stored
         replies.append(Reply(text=ctx.t("report.out.not_saved", max=MAX_CASES) + "\n" + ctx.t("not_lawyer"),
                              kind="notice"))
         return replies
     case_id = ctx.store.save_case(ctx.user_id, CASE_KIND, lang, case_data(ctx.slots, o, lang, ctx.now))
     buttons = [track_button(k, lang, case_id), Button(id="k:l", label=ctx.t("report.out.button_cases"))]
+    if english:   # letters not in the user's language: the English ones are a tap away
+        buttons.append(english_button(k, lang, case_id))
     buttons += [Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in FOLLOW_UP_TOPICS if t in k.answers]
     closing = ctx.t("report.out.saved", case_id=case_id) + "\n" + ctx.t("not_lawyer")
     replies.append(Reply(text=closing, buttons=tuple(buttons)))
@@ -156,18 +192,32 @@ def case_button(ctx: ActionContext) -> list[Reply]:
     if case is None or case.get("kind") != CASE_KIND:
         return [Reply(text=ctx.t("cases.not_found"), kind="notice")]
     k, lang = ctx.knowledge, ctx.lang
-    o = compose(case["data"].get("answers", {}), k, lang, ctx.now.date())
-    if what == "d":
+    letters = "en" if what == "e" else ADDRESSEE_LANG
+    o = compose(case["data"].get("answers", {}), k, lang, ctx.now.date(), letters)
+    if what == "d" or (what == "e" and draft_id):
         return draft_replies(o, k, lang, only=draft_id) or [Reply(text=ctx.t("cases.not_found"), kind="notice")]
     if what == "a":
         return draft_replies(o, k, lang)
+    if what == "e":
+        return english_replies(ctx, o, case["id"])
     title = ctx.t("cases.view_title", id=case["id"], lender=_lender(case), date=_case_date(case, ctx))
     buttons = [Button(id=f"k:d:{case['id']}:{d}", label=_short(ctx.t(f"report.draft.{d}.title")))
                for d in o.drafts]
-    buttons += [Button(id=f"k:a:{case['id']}", label=ctx.t("cases.all_drafts")),
+    buttons += [Button(id=f"k:a:{case['id']}", label=ctx.t("cases.all_drafts")), english_button(k, lang, case["id"]),
                 track_button(k, lang, case["id"]), Button(id="k:l", label=ctx.t("cases.back"))]
+    pick = ctx.t("cases.pick_draft") + "\n" + ctx.t(f"cases.letters_in.{o.letters}")
     return [Reply(text=title), *findings_replies(o, k, lang), steps_reply(o, k, lang),
-            Reply(text=ctx.t("cases.pick_draft"), buttons=tuple(buttons))]
+            Reply(text=pick, buttons=tuple(buttons))]
+
+
+def english_replies(ctx: ActionContext, o: Outcome, case_id: int) -> list[Reply]:
+    """Every letter in English, as drafts (a Chinese user also gets each in Chinese to read),
+    between a line saying they are only for someone who reads English and a way back."""
+    k, lang = ctx.knowledge, ctx.lang
+    back = (Button(id=f"k:a:{case_id}", label=_short(ctx.t(f"letter.button.{ADDRESSEE_LANG}"))),
+            Button(id="k:l", label=ctx.t("cases.back")))
+    return [Reply(text=ctx.t("letter.english_intro")), *draft_replies(o, k, lang),
+            Reply(text=ctx.t("letter.english_end"), buttons=back)]
 
 
 def _lender(case: dict) -> str:

@@ -22,6 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.flow.dates import DateError, read_day
+
 DEFAULT_HOUR = 9            # a day without an hour means that morning
 MAX_AHEAD = dt.timedelta(days=5 * 366)
 _UNIT_DAYS = {"day": 1, "week": 7, "month": 31}  # upper bounds, for the too-far check only
@@ -45,32 +47,6 @@ _REL = re.compile(
     rf"(?![a-z])\s*(?P<after>后|以后|之后|later|from\s+now)?")
 _REL_HALF = re.compile(r"(?:in\s+)?(?:half\s+an\s+hour|半个?小时|半个钟头)\s*(?:后|以后|之后|later)?")
 _REL_DAY_UNIT = re.compile(r"(?P<n>\d+|[零〇一二两三四五六七八九十]+)\s*日\s*(?:后|以后|之后)")
-
-_DAY_WORDS = [  # longest first
-    ("day after tomorrow", 2, None), ("大后天", 3, None), ("后天", 2, None), ("明天", 1, None),
-    ("明日", 1, None), ("明早", 1, "morning"), ("明晚", 1, "evening"), ("今天", 0, None), ("今日", 0, None),
-    ("今晚", 0, "evening"), ("今早", 0, "morning"), ("tomorrow", 1, None), ("today", 0, None),
-    ("tonight", 0, "evening"), ("大前天", -3, None), ("前天", -2, None), ("昨天", -1, None), ("昨晚", -1, "evening"),
-    ("yesterday", -1, None),
-]
-_WEEKDAYS_CN = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5,
-                "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
-_WEEKDAY_CN = re.compile(r"(?P<which>下下|下个?|这个?|本)?\s*(?:周|星期|礼拜)(?P<d>[一二三四五六日天末1-7])")
-_WEEKDAYS_EN = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-_WEEKDAY_EN = re.compile(r"(?:on\s+)?(?P<which>next\s+|this\s+|coming\s+)?(?P<d>mon(?:day)?|tue(?:s|sday)?|"
-                         r"wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)\.?(?![a-z])")
-_MONTHS_EN = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-
-_YMD = re.compile(r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?")
-_MD_CN = re.compile(r"(?P<m>\d{1,2}|[一二三四五六七八九十]+)\s*月\s*(?P<d>\d{1,2}|[一二三四五六七八九十]+)\s*[日号]?")
-_MD_NUM = re.compile(r"(?P<m>\d{1,2})[/-](?P<d>\d{1,2})(?![\d:])")
-_MONTH_EN = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-             r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
-_MD_EN = re.compile(rf"(?:on\s+)?(?:(?P<m1>{_MONTH_EN})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?"
-                    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH_EN})\.?)"
-                    r"(?![a-z])(?:,?\s+(?P<y>\d{4}))?")
-_DAY_OF_MONTH = re.compile(r"(?P<d>\d{1,2}|[一二三四五六七八九十]+)\s*[号日](?!\s*[后以之])")
 
 _PERIODS = {"早上": "morning", "早晨": "morning", "上午": "morning", "清晨": "morning", "中午": "noon",
             "下午": "afternoon", "傍晚": "evening", "晚上": "evening", "夜里": "night", "夜间": "night",
@@ -215,58 +191,16 @@ def _at(day: dt.date, hour: int, minute: int, now: dt.datetime) -> dt.datetime:
 
 
 def _date(s: str, pos: int, now: dt.datetime) -> tuple[dt.date | None, str | None, int, int]:
-    """A day at `pos`: (date, period hint, end, days to roll forward if that day's time has
-    passed). Raises WhenError for impossible dates."""
-    today = now.date()
-    for word, offset, period in _DAY_WORDS:
-        if s.startswith(word, pos):
-            return today + dt.timedelta(days=offset), period, pos + len(word), 0
-    m = _WEEKDAY_CN.match(s, pos)
-    if m:
-        target = _WEEKDAYS_CN[m["d"]]
-        which = (m["which"] or "").strip()
-        plain = not which
-        return _weekday(today, target, weeks={"下下": 2, "下": 1, "下个": 1}.get(which),
-                        this_week=which in ("这", "这个", "本")), None, m.end(), 7 if plain else 0
-    m = _WEEKDAY_EN.match(s, pos)
-    if m:
-        which = (m["which"] or "").strip()
-        target = _WEEKDAYS_EN[m["d"][:3]]
-        if which == "next":
-            day = _weekday(today, target, weeks=None)
-            return (day if day != today else day + dt.timedelta(days=7)), None, m.end(), 0
-        return _weekday(today, target, weeks=None), None, m.end(), 7  # "this friday" = the coming one
-    m = _YMD.match(s, pos)
-    if m:
-        return _make(int(m["y"]), int(m["m"]), int(m["d"])), None, m.end(), 0
-    m = _MD_CN.match(s, pos)
-    if m:
-        month, day = _number(m["m"]), _number(m["d"])
-        if month is None or day is None:
-            return None, None, pos, 0
-        return _next_md(today, int(month), int(day)), None, m.end(), 0
-    m = _MD_EN.match(s, pos)
-    if m:
-        month = _MONTHS_EN[(m["m1"] or m["m2"])[:3]]
-        day_n = int(m["d1"] or m["d2"])
-        if m["y"]:
-            return _make(int(m["y"]), month, day_n), None, m.end(), 0
-        return _next_md(today, month, day_n), None, m.end(), 0
-    m = _MD_NUM.match(s, pos)
-    if m:
-        return _next_md(today, int(m["m"]), int(m["d"])), None, m.end(), 0
-    m = _DAY_OF_MONTH.match(s, pos)
-    if m:
-        n = _number(m["d"])
-        if n is None:
-            return None, None, pos, 0
-        day = int(n)
-        candidate = _try_make(today.year, today.month, day)
-        if candidate is None or candidate < today:
-            year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-            candidate = _make(year, month, day)
-        return candidate, None, m.end(), 0
-    return None, None, pos, 0
+    """A day at `pos`, read by the project's one day grammar (bot/flow/dates.py) looking
+    ahead: (date, period hint, end, days to roll forward if that day's time has passed).
+    Raises WhenError for impossible dates."""
+    try:
+        found = read_day(s, pos, now.date(), "future")
+    except DateError:
+        raise WhenError("no_such_date") from None
+    if found is None:
+        return None, None, pos, 0
+    return found.day, found.period, found.end, found.roll
 
 
 def _time(s: str, pos: int, period: str | None = None) -> tuple[tuple[int, int, str | None], int] | None:
@@ -312,43 +246,6 @@ def _time(s: str, pos: int, period: str | None = None) -> tuple[tuple[int, int, 
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         return None
     return (hour, minute, period), m.end()
-
-
-def _weekday(today: dt.date, target: int, weeks: int | None, this_week: bool = False) -> dt.date:
-    """下周一: Monday of next calendar week (weeks start on Monday); 周一: the next Monday
-    from today on; 这周一: this week's (may be past)."""
-    monday = today - dt.timedelta(days=today.weekday())
-    if weeks:
-        return monday + dt.timedelta(days=7 * weeks + target)
-    if this_week:
-        return monday + dt.timedelta(days=target)
-    return today + dt.timedelta(days=(target - today.weekday()) % 7)
-
-
-def _next_md(today: dt.date, month: int, day: int) -> dt.date:
-    """A month-day without a year: the next one from today on (reminders are in the future)."""
-    candidate = _try_make(today.year, month, day)
-    if candidate is not None and candidate >= today:
-        return candidate
-    for year in range(today.year + 1, today.year + 9):  # Feb 29 can be years away
-        candidate = _try_make(year, month, day)
-        if candidate is not None:
-            return candidate
-    raise WhenError("no_such_date")
-
-
-def _make(year: int, month: int, day: int) -> dt.date:
-    made = _try_make(year, month, day)
-    if made is None:
-        raise WhenError("no_such_date")
-    return made
-
-
-def _try_make(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
 
 
 def _month_days(year: int, month: int) -> int:

@@ -200,15 +200,42 @@ class Engine:
         if text.startswith("/"):
             return self._command(text, state, ctx)
         if state and not ctx.paused:
+            wanted = self._trigger_at_menu(state, text, ctx)
+            if wanted:  # "help me complain" typed at a menu starts what it asks for
+                return self._start_dialog(wanted, ctx, state)
             turn = self.runner.on_text(state, ctx.lang, text, ctx.now.date(),
                                        digress=lambda q: self._digression(q, ctx))
             return self._apply(turn, ctx, state)
-        replies = self._free_text(text, ctx)
+        replies = self._free_text(text, ctx, state)
+        if replies and replies[-1].buttons and any(b.id.startswith("n:") for b in replies[-1].buttons):
+            return replies  # "continue, or start over?" already offers the dialog back
         if state and self._same_session(ctx.user["id"], state):
             # A dialog set aside by a crisis reply: its question is not on screen, so what
             # they type is not its answer (_reask offers it back instead).
             replies += self._reask(state, ctx)
         return replies
+
+    def _trigger_at_menu(self, state: State, text: str, ctx: Ctx) -> str | None:
+        """A dialog's trigger phrase typed where buttons are the answer (a choice, the review
+        screen) and that is not itself an answer: the dialog it names. Never at a free-text
+        step, whose answer may say anything, nor the dialog already running."""
+        if not text or text.startswith("/"):
+            return None
+        if state.step != REVIEW and self.dialogs[state.dialog].steps[state.step].input not in ("choice", "multi",
+                                                                                              "yesno"):
+            return None
+        if self.runner.reads(state, ctx.lang, text, ctx.now.date()):
+            return None
+        wanted = self._triggered(text, ctx.lang)
+        return wanted if wanted and wanted != state.dialog else None
+
+    def _triggered(self, text: str, lang: str) -> str | None:
+        norm = normalize(text)
+        for each in (lang, "en" if lang == "zh" else "zh"):
+            for phrase, dialog_id in self.triggers[each]:
+                if phrase in norm:
+                    return dialog_id
+        return None
 
     def _same_session(self, user_id: int, state: State) -> bool:
         now = self.store.session(user_id)
@@ -250,7 +277,7 @@ class Engine:
 
     def _numbered(self, state: State | None) -> bool:
         """May a typed number pick a button? Not where a number or date is the answer."""
-        if state is None or state.step == REVIEW:
+        if state is None or state.step == REVIEW or "_ask" in state.slots:  # "do you mean ...?" is yes / no
             return True
         return self.dialogs[state.dialog].steps[state.step].input in ("choice", "multi", "yesno")
 
@@ -284,14 +311,16 @@ class Engine:
         if kind == "m" and arg in self.k.answers:
             return [screens.more(self.k, arg, ctx.lang)] + self._reask(state, ctx)
         if kind == "d" and arg in self.dialogs:
-            return self._start_dialog(arg, ctx)
+            return self._start_dialog(arg, ctx, state)
+        if kind == "n" and arg in self.dialogs:  # "start over" confirmed: the unfinished one goes
+            return self._start_dialog(arg, ctx, None)
         if kind == "l" and arg in ("zh", "en"):
             return self._set_lang(arg, ctx, state)
         if kind == "y":
             return self._confirm(arg, ctx)
         if kind == "u":  # "none of these": the list of topics
             return [screens.topic_list(self.k, ctx.lang)]
-        if kind == "r":  # take up a dialog set aside by a crisis reply
+        if kind == "r":  # take up a dialog set aside (a crisis reply, "continue or start over?")
             if state is None:
                 return [Reply(text=self.k.text(ctx.lang, "cancel.nothing"), kind="notice")]
             self.store.pause_session(ctx.user["id"], paused=False)
@@ -332,7 +361,7 @@ class Engine:
         if name == "privacy" and "bot_privacy" in self.k.answers:
             return self._topic_replies("bot_privacy", ctx)
         if name in self.commands:
-            return self._start_dialog(self.commands[name], ctx)
+            return self._start_dialog(self.commands[name], ctx, state)
         if name in COMMANDS:
             return COMMANDS[name](self._action_ctx(ctx, {}, args=args))
         return [Reply(text=self.k.text(ctx.lang, "input.unknown_command", command="/" + name[:30]),
@@ -383,8 +412,22 @@ class Engine:
                      files=(FileOut(name=name, content=content, mime="application/json"),))
 
     # dialogs -------------------------------------------------------------------------------
-    def _start_dialog(self, dialog_id: str, ctx: Ctx) -> list[Reply]:
+    def _start_dialog(self, dialog_id: str, ctx: Ctx, unfinished: State | None = None) -> list[Reply]:
+        """Start `dialog_id`. Over an `unfinished` dialog with answers in it, ask first:
+        nothing a person typed is thrown away by a button or a phrase they did not mean so."""
+        if unfinished is not None and self._worth_keeping(unfinished):
+            t = self.k.text
+            title = t(ctx.lang, self.dialogs[unfinished.dialog].title)
+            new = t(ctx.lang, self.dialogs[dialog_id].title)
+            return [Reply(text=t(ctx.lang, "flow.switch.q", title=title, n=len(unfinished.history)), kind="question",
+                          buttons=(Button(id="r:resume", label=t(ctx.lang, "flow.switch.continue", title=title)),
+                                   Button(id=f"n:{dialog_id}", label=t(ctx.lang, "flow.switch.new", title=new))))]
         return self._apply(self.runner.start(dialog_id, ctx.lang), ctx, None)
+
+    def _worth_keeping(self, state: State) -> bool:
+        """Answers that would be lost: a dialog with a review screen and one answer or more
+        (the /start menu has none worth asking about)."""
+        return self.dialogs[state.dialog].review and bool(state.history)
 
     def _apply(self, turn: Turn, ctx: Ctx, prior: State | None) -> list[Reply]:
         """Persist the runner's new state (same transaction) and run completion actions."""
@@ -414,17 +457,16 @@ class Engine:
                              extra={"engine": self})
 
     # questions -----------------------------------------------------------------------------
-    def _free_text(self, text: str, ctx: Ctx) -> list[Reply]:
+    def _free_text(self, text: str, ctx: Ctx, state: State | None = None) -> list[Reply]:
         norm = normalize(text)
         bare = norm.strip(" !！.。~")
         if bare in GREETINGS:
             return [Reply(text=self.k.text(ctx.lang, "greeting"))]
         if bare in HELP_WORDS:
             return self._command("/help", None, ctx)
-        for lang in (ctx.lang, "en" if ctx.lang == "zh" else "zh"):
-            for phrase, dialog_id in self.triggers[lang]:
-                if phrase in norm:
-                    return self._start_dialog(dialog_id, ctx)
+        wanted = self._triggered(text, ctx.lang)
+        if wanted:
+            return self._start_dialog(wanted, ctx, state)
         match = self.matcher.match(text)
         if match.decision == "answer" and match.topic:
             return self._topic_replies(match.topic, ctx)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.flow.numbers import value_of
+
 END = "end"
 ID = r"^[a-z][a-z0-9_]{0,39}$"
 
@@ -43,7 +45,8 @@ class Condition(Strict):
             values = value if isinstance(value, list) else [value]
             if not any(v in self.any_of for v in values):
                 return False
-        return not (self.min is not None and not (isinstance(value, int | float) and value >= self.min))
+        number = value_of(value)  # an estimate ("30多") counts by its lower end
+        return not (self.min is not None and not (number is not None and number >= self.min))
 
 
 class Branch(Strict):
@@ -65,6 +68,7 @@ class Step(Strict):
     min: float | None = None
     max: float | None = None
     integer: bool = False
+    approx: bool = False  # the answer may be an estimate (大概30, 30多, 11月初), kept and shown as one
     past_only: bool = False
     future_only: bool = False
     max_choices: int | None = None

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core.models import Button, Reply
-from bot.flow import inputs
+from bot.flow import inputs, numbers
+from bot.flow.dates import PastDay
 from bot.flow.models import END, Dialog, Step
 from bot.knowledge.loader import Knowledge
 
 REVIEW = "_review"
 MAX_INVALID = 3
 _SEL = "_sel"  # slot holding a multi-choice selection in progress
+_ASK = "_ask"  # slot holding an answer read but not yet confirmed ("7": do you mean 7 November?)
+_PRIVATE = (_SEL, _ASK)
 
 
 @dataclass(frozen=True)
@@ -61,30 +64,53 @@ class Runner:
                 digress: Digress | None = None) -> Turn:
         if state.step == REVIEW:
             return self._digress_or(state, lang, text, digress, lambda: self._invalid(state, lang, "review"))
+        if _ASK in state.slots:  # "do you mean 7 November?": yes / no, or a new answer
+            said = inputs.parse_yesno(text)
+            if isinstance(said, inputs.Ok):
+                return self.on_control(state, lang, "confirm" if said.value else "deny")
+            state = replace(state, slots={k: v for k, v in state.slots.items() if k != _ASK})
         _, step = self._step(state)
-        labels = self._labels(step, lang)
         if not step.digress:
             digress = None
-        if step.input == "text":
-            if digress and _looks_like_question(text):
-                answered = digress(text)
-                if answered:
-                    return Turn(answered + [self.screen(state, lang)], state)
-            result = inputs.parse_text(step, text)
-        elif step.input == "choice":
-            result = inputs.parse_choice(step, text, labels)
-        elif step.input == "multi":
-            result = inputs.parse_multi(step, text, labels)
-        elif step.input == "yesno":
-            result = inputs.parse_yesno(text)
-        elif step.input == "number":
-            result = inputs.parse_number(step, text)
-        else:
-            result = inputs.parse_date_answer(step, text, today)
+        if digress and step.input in ("text", "choice", "multi") and _looks_like_question(text):
+            # a question typed at a text or choice step ("公司领导被打电话合法吗？") is answered,
+            # not read as the answer because it names an option
+            answered = digress(text)
+            if answered:
+                return Turn(answered + [self.screen(state, lang)], state)
+        result = self._parse(step, lang, text, today)
         if isinstance(result, inputs.Ok):
-            return self._save(state, lang, result.value)
+            return self._save(state, lang, result.value, echo=result.echo)
+        if isinstance(result, inputs.Confirm):
+            asking = replace(state, slots={**state.slots, _ASK: {"value": result.value, "reason": result.reason,
+                                                                 "values": dict(result.values)}}, invalid=0)
+            return Turn([self.screen(asking, lang)], asking)
         return self._digress_or(state, lang, text, digress if step.input != "text" else None,
                                 lambda: self._invalid(state, lang, result.reason, dict(result.values)))
+
+    def reads(self, state: State, lang: str, text: str, today: dt.date) -> bool:
+        """Would `text` be taken as the answer to the question on screen? (Pure; no state change.)"""
+        if state.step == REVIEW:
+            return False
+        if _ASK in state.slots and isinstance(inputs.parse_yesno(text), inputs.Ok):
+            return True
+        _, step = self._step(state)
+        if step.input not in ("choice", "multi", "yesno"):
+            return True  # free text, numbers and dates: the step decides
+        return isinstance(self._parse(step, lang, text, today), inputs.Ok)
+
+    def _parse(self, step: Step, lang: str, text: str, today: dt.date) -> inputs.Ok | inputs.Bad | inputs.Confirm:
+        """The typed answer read as this step's kind of answer."""
+        if step.input == "text":
+            return inputs.parse_text(step, text)
+        if step.input in ("choice", "multi"):
+            parse = inputs.parse_choice if step.input == "choice" else inputs.parse_multi
+            return parse(step, text, self._labels(step, lang), self._words(step, lang))
+        if step.input == "yesno":
+            return inputs.parse_yesno(text)
+        if step.input == "number":
+            return inputs.parse_number(step, text)
+        return inputs.parse_date_answer(step, text, today, lang)
 
     def on_button(self, state: State, lang: str, button_id: str) -> Turn:
         kind, _, arg = button_id.partition(":")
@@ -126,7 +152,7 @@ class Runner:
             if not state.history:
                 return Turn([Reply(text=self.k.text(lang, "flow.at_first")), self.screen(state, lang)], state)
             previous = state.history[-1]
-            slots = {k: v for k, v in state.slots.items() if k != _SEL}
+            slots = {k: v for k, v in state.slots.items() if k not in _PRIVATE}
             prev_step = dialog.steps[previous]
             if prev_step.input == "multi" and isinstance(slots.get(dialog.slot(previous)), list):
                 slots[_SEL] = slots[dialog.slot(previous)]
@@ -146,6 +172,13 @@ class Runner:
             if not selected and not dialog.steps[state.step].optional:
                 return self._invalid(state, lang, "multi_empty")
             return self._save(state, lang, selected or None)
+        if control in ("confirm", "deny") and state.step != REVIEW and isinstance(state.slots.get(_ASK), dict):
+            pending = state.slots[_ASK]
+            if control == "confirm":
+                return self._save(state, lang, pending.get("value"))
+            cleared = replace(state, slots={k: v for k, v in state.slots.items() if k != _ASK})
+            return Turn([Reply(text=self.k.text(lang, f"flow.confirm.{pending.get('reason')}.retry"), kind="notice"),
+                         self.screen(cleared, lang)], cleared)
         if control == "ok" and state.step == REVIEW:
             slots = self._pruned(dialog, state.slots)
             return Turn([], None, completed=slots)
@@ -158,6 +191,14 @@ class Runner:
         if state.step == REVIEW:
             return self._review(state, lang)
         dialog, step = self._step(state)
+        pending = state.slots.get(_ASK)
+        if isinstance(pending, dict):
+            reason = pending.get("reason")
+            values = pending.get("values") or {}
+            confirm = (Button(id="c:confirm", label=t(lang, f"flow.confirm.{reason}.yes", **values)),
+                       Button(id="c:deny", label=t(lang, f"flow.confirm.{reason}.no")))
+            back = (Button(id="c:back", label=t(lang, "flow.back")),) if state.history else ()
+            return Reply(text=t(lang, f"flow.confirm.{reason}.q", **values), buttons=confirm + back, kind="question")
         lines = [t(lang, f"{step.ask}.q")]
         buttons: list[Button] = []
         labels = self._labels(step, lang)
@@ -215,6 +256,11 @@ class Runner:
         if step.input == "multi":
             sep = "、" if lang == "zh" else ", "
             return sep.join(labels.get(v, str(v)) for v in value)
+        if step.input == "number":
+            return numbers.describe(value, lang)
+        if step.input == "date" and isinstance(value, dict):  # a part of a month: 2026年11月初
+            day = PastDay.from_slot(value)
+            return day.text(lang) if day else str(value)
         return str(value)
 
     # internals -----------------------------------------------------------------------------
@@ -229,9 +275,15 @@ class Runner:
         key = f"{step.ask}.label"
         return self.k.text(lang, key) if self.k.has_text(lang, key) else self.k.text(lang, f"{step.ask}.q")
 
-    def _save(self, state: State, lang: str, value: Any) -> Turn:
+    def _words(self, step: Step, lang: str) -> dict[str, str]:
+        """Other words for each option (content: `<ask>.words.<option>`), for typed answers."""
+        return {o: self.k.text(lang, f"{step.ask}.words.{o}") for o in step.options
+                if self.k.has_text(lang, f"{step.ask}.words.{o}")}
+
+    def _save(self, state: State, lang: str, value: Any, echo: bool = False) -> Turn:
         dialog = self.dialogs[state.dialog]
-        slots = {k: v for k, v in state.slots.items() if k != _SEL}
+        step_id = state.step
+        slots = {k: v for k, v in state.slots.items() if k not in _PRIVATE}
         # A skipped answer is kept as None, so a correction from the review screen does not
         # ask the skipped question again ("nothing asked twice").
         slots[dialog.slot(state.step)] = value
@@ -239,6 +291,14 @@ class Runner:
         switched = value if dialog.steps[state.step].sets_language and value in ("zh", "en") else None
         lang = switched or lang
         nxt = dialog.next_step(state.step, slots)
+        turn = self._after_save(state, dialog, slots, history, nxt, lang, switched)
+        if echo:  # what was read from their words, before the next question ("selected: HR, boss")
+            shown = self.display(dialog, step_id, value, lang)
+            turn.replies.insert(0, Reply(text=self.k.text(lang, "flow.selected", items=shown), kind="notice"))
+        return turn
+
+    def _after_save(self, state: State, dialog: Dialog, slots: dict[str, Any], history: tuple[str, ...],
+                    nxt: str, lang: str, switched: str | None) -> Turn:
         if state.editing:  # after a correction, skip what is already answered
             while nxt != END and dialog.slot(nxt) in slots:
                 history = (*history, nxt)

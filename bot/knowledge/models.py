@@ -126,6 +126,7 @@ class CrisisFile(Strict):
     en: list[str] = Field(min_length=1)
     exclude: list[str] = []   # hyperbole and other people's words, cut out before matching
     concern: list[str] = []   # second tier: distress without a word about dying
+    soft: list[str] = []      # despair words: a crisis alone, the model's call in a long story
 
 
 class CrisisCorpus(Strict):
