@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run chat test lint check bench clean
+.PHONY: run chat test test-fast lint check bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,10 +24,15 @@ check: $(STAMP)  ## validate content/ and dialogs/
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)  ## ruff, content check and the whole test suite
+test: $(STAMP)  ## ruff, mypy, content check and the whole test suite
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m bot check
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the quick loop: everything but the tests that start processes
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not processes" -x
 
 bench: $(STAMP)  ## benchmarks (figures quoted in the README)
 	$(BIN)/python bench/engine.py

@@ -74,7 +74,8 @@ CLAIM_SQL = ("SELECT id FROM reminders {hint} WHERE status = 'pending' AND due_a
 
 
 def query_cost(engine, hint: str, runs: int) -> float:
-    """Median milliseconds of the claim's row selection alone, with an index hint."""
+    """Median milliseconds of the claim's row selection alone: as claim_due runs it (hint "",
+    the planner's choice of index) or as a full scan (hint "NOT INDEXED")."""
     conn = engine.store.db.conn
     at = iso(NOW)
     times = []
@@ -110,12 +111,12 @@ def main() -> None:
         small = 1_000
         fill(engine, 0, small)
         cost_small = tick_cost(scheduler, args.ticks)
-        query_small = query_cost(engine, "INDEXED BY reminders_due", args.ticks)
+        query_small = query_cost(engine, "", args.ticks)
         t0 = time.perf_counter()
         fill(engine, small, args.pending - small)
         fill_s = time.perf_counter() - t0
         cost_big = tick_cost(scheduler, args.ticks)
-        query_big = query_cost(engine, "INDEXED BY reminders_due", args.ticks)
+        query_big = query_cost(engine, "", args.ticks)
         query_scan = query_cost(engine, "NOT INDEXED", 20)
         plan = engine.store.db.conn.execute("EXPLAIN QUERY PLAN " + CLAIM_SQL.format(hint=""), ["x", "x"]).fetchall()
 

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 import bot.actions.builtin  # noqa: F401  (registers actions)
-from bot.actions.registry import ACTIONS
+from bot.actions.registry import ACTIONS, check_reads
 from bot.config import Settings
 from bot.contentfiles import ContentError, Problem
 from bot.core.engine import Clock, Engine, utcnow
@@ -51,6 +51,7 @@ def load_content(settings: Settings) -> Loaded:
     except ContentError as exc:
         problems += exc.problems
     if knowledge and dialogs:
+        dialogs = with_languages(dialogs, knowledge.languages)
         problems += cross_check(knowledge, dialogs)
     if problems:
         raise ContentError(problems)
@@ -58,8 +59,19 @@ def load_content(settings: Settings) -> Loaded:
     return Loaded(knowledge, dialogs, settings.bot_cache_dir)
 
 
+def with_languages(dialogs: dict[str, Dialog], languages: list[str]) -> dict[str, Dialog]:
+    """The dialogs with the content's languages as the options of each `sets_language` step."""
+    out = {}
+    for dialog_id, dialog in dialogs.items():
+        steps = {sid: step.model_copy(update={"options": list(languages)}) if step.sets_language else step
+                 for sid, step in dialog.steps.items()}
+        out[dialog_id] = dialog.model_copy(update={"steps": steps})
+    return out
+
+
 def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
-    """Every UI key a dialog uses exists in every language; actions and buttons resolve."""
+    """Every UI key a dialog uses exists in every language; actions and buttons resolve; the
+    answers each completion action reads are there, with the options it knows."""
     problems = []
     commands: dict[str, str] = {}
     for dialog in dialogs.values():
@@ -67,11 +79,16 @@ def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
         keys = [("title", dialog.title)] + ([("intro", dialog.intro)] if dialog.intro else [])
         for sid, step in dialog.steps.items():
             keys.append((f"steps.{sid}.ask", f"{step.ask}.q"))
-            keys += [(f"steps.{sid}.options", f"{step.ask}.opt.{o}") for o in step.options]
+            prefix = "lang" if step.sets_language else step.ask  # lang.opt.<code>: locale names
+            keys += [(f"steps.{sid}.options", f"{prefix}.opt.{o}") for o in step.options]
         for lang in k.ui:
             for fld, key in keys:
                 if not k.has_text(lang, key):
                     problems.append(Problem(where, fld, f"UI string {key!r} missing in content/{lang}/ui/"))
+        for lang in dialog.triggers:
+            if lang not in k.locales:
+                problems.append(Problem(where, f"triggers.{lang}", f"no language {lang!r} in content/ "
+                                        f"(languages: {', '.join(k.languages)})"))
         for name in dialog.on_complete:
             if name not in ACTIONS:
                 problems.append(Problem(where, "on_complete", f"no action named {name!r}"))
@@ -79,6 +96,8 @@ def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
             if command in commands:
                 problems.append(Problem(where, "commands", f"/{command} also starts {commands[command]}"))
             commands[command] = dialog.id
+    problems += [Problem(where, fld, why) for where, fld, why in check_reads(dialogs)]
+    problems += _check_start_menu(k, dialogs)
     for topic, by_lang in k.answers.items():
         for lang, answer in by_lang.items():
             for i, action in enumerate(answer.actions):
@@ -89,9 +108,30 @@ def cross_check(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
     return problems
 
 
+def _check_start_menu(k: Knowledge, dialogs: dict[str, Dialog]) -> list[Problem]:
+    """content/menus.yaml `start` has a line for each option of the step the onboard action
+    reads (`need`), and no other."""
+    problems = []
+    known = set(k.menus.start) if k.menus else set()
+    for dialog in dialogs.values():
+        if "onboard" not in dialog.on_complete:
+            continue
+        for sid, step in dialog.steps.items():
+            if dialog.slot(sid) != "need":
+                continue
+            for option in step.options:
+                if option not in known:
+                    problems.append(Problem("content/menus.yaml", "start",
+                                            f"no line for {option!r} (dialogs/{dialog.id}.yaml, step {sid})"))
+            for option in sorted(known - set(step.options)):
+                problems.append(Problem("content/menus.yaml", f"start.{option}",
+                                        f"not an option of dialogs/{dialog.id}.yaml, step {sid}"))
+    return problems
+
+
 def build_engine(settings: Settings, clock: Clock = utcnow, loaded: Loaded | None = None) -> Engine:
     loaded = loaded or load_content(settings)
-    store = Store(open_db(settings.bot_db_path))
+    store = Store(open_db(settings.bot_db_path), clock=clock)
     return Engine(settings, store, loaded.knowledge, loaded.dialogs, loaded.matcher, clock=clock,
                   crisis=loaded.crisis)
 

@@ -1,4 +1,5 @@
-"""Command line: python -m bot run | serve | telegram | chat | ask | check (see shared/spec/interfaces.md)."""
+"""Command line: python -m bot run | serve | telegram | chat | ask | check | dialog (see
+shared/spec/interfaces.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.contentfiles import ContentError
+from bot.locale import available
 
 if TYPE_CHECKING:
     from bot.core.engine import Engine
@@ -25,27 +27,55 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address (default BOT_HOST)")
     serve.add_argument("--port", type=int, help="port (default BOT_PORT; 0 picks a free one)")
     chat = sub.add_parser("chat", help="chat in the terminal")
-    chat.add_argument("--lang", choices=["zh", "en"])
+    chat.add_argument("--lang", help="a language of content/ (zh, en ...)")
     chat.add_argument("--user", default="local", help="user id (default: local)")
     chat.add_argument("--jsonl", action="store_true", help="JSON lines in and out, for programs")
     ask = sub.add_parser("ask", help="answer questions without a conversation")
     ask.add_argument("question", nargs="*")
-    ask.add_argument("--lang", choices=["zh", "en"])
+    ask.add_argument("--lang", help="a language of content/ (zh, en ...)")
     ask.add_argument("--json", action="store_true")
     sub.add_parser("check", help="validate content/ and dialogs/")
+    script = sub.add_parser("dialog", help="print a dialog as a readable script (for content editors)")
+    script.add_argument("id", help="dialog id (a file name in dialogs/)")
+    script.add_argument("--lang", help="a language of content/ (default: BOT_DEFAULT_LANG)")
     return p
 
 
+def dialog_script(settings: Settings, dialog_id: str, lang: str) -> int:
+    from bot.app import load_content
+    from bot.flow.script import render_script
+
+    try:
+        loaded = load_content(settings)
+    except ContentError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if dialog_id not in loaded.dialogs:
+        print(f"no dialog {dialog_id!r}; there are: {', '.join(sorted(loaded.dialogs))}", file=sys.stderr)
+        return 2
+    if lang not in loaded.knowledge.languages:
+        print(f"no language {lang!r}; there are: {', '.join(loaded.knowledge.languages)}", file=sys.stderr)
+        return 2
+    print(render_script(loaded.dialogs[dialog_id], loaded.knowledge, lang))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     for stream in (sys.stdin, sys.stdout):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
     settings = Settings()
+    languages = available(settings.bot_content_dir)  # the folders of content/ with a locale.yaml
+    if args.command in ("chat", "ask") and args.lang and args.lang not in languages:
+        parser.error(f"argument --lang: invalid choice: {args.lang!r} (choose from {', '.join(map(repr, languages))})")
     if args.command == "check":
         return check(settings)
+    if args.command == "dialog":
+        return dialog_script(settings, args.id, args.lang or settings.bot_default_lang)
     if args.command == "telegram" and not settings.telegram_bot_token:  # before the content loads
         print("TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
         return 2
@@ -72,12 +102,12 @@ def services(settings: Settings, engine: Engine, args: argparse.Namespace) -> in
     Telegram only (its webhook still needs the HTTP server, with /telegram and /healthz)."""
     import asyncio
 
+    from bot.channels import MODULES, SERVED
     from bot.channels.http import run_services
 
-    telegram = args.command == "telegram" or (args.command == "run" and bool(settings.telegram_bot_token))
+    channels = {"run": tuple(MODULES), "serve": SERVED, "telegram": ("telegram",)}[args.command]
     http = args.command != "telegram" or bool(settings.telegram_webhook_url)
-    hooks = [] if args.command == "telegram" else None
-    return asyncio.run(run_services(settings, engine, http=http, telegram=telegram, hooks=hooks,
+    return asyncio.run(run_services(settings, engine, channels=channels, http=http,
                                     host=getattr(args, "host", None), port=getattr(args, "port", None)))
 
 
@@ -91,7 +121,9 @@ def check(settings: Settings) -> int:
             print(problem)
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"ok: {len(loaded.knowledge.answers)} topics in zh and en, "
+    langs = loaded.knowledge.languages
+    in_langs = f"{', '.join(langs[:-1])} and {langs[-1]}" if len(langs) > 1 else langs[0]
+    print(f"ok: {len(loaded.knowledge.answers)} topics in {in_langs}, "
           f"{len(loaded.dialogs)} dialogs, {sum(len(v) for v in loaded.knowledge.ui.values())} UI strings")
     return 0
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.locale import LOCALE_FILE, available
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +19,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     bot_db_path: Path = Path("data/bot.db")
-    bot_default_lang: Literal["zh", "en"] = "zh"
+    bot_default_lang: str = "zh"         # a language of content/ (a folder with a locale.yaml)
     bot_timezone: str = "Asia/Shanghai"
     bot_host: str = "127.0.0.1"
     bot_port: int = Field(8080, ge=0, le=65535)
@@ -57,6 +58,15 @@ class Settings(BaseSettings):
         if value.strip():
             parse_many(value)  # raises ValueError for a typo, at start-up
         return value
+
+    @model_validator(mode="after")
+    def _known_language(self) -> Settings:
+        """BOT_DEFAULT_LANG must be a language of the content (content/<lang>/locale.yaml)."""
+        if not (self.bot_content_dir / self.bot_default_lang / LOCALE_FILE).is_file():
+            langs = ", ".join(available(self.bot_content_dir)) or "none"
+            raise ValueError(f"BOT_DEFAULT_LANG {self.bot_default_lang!r} is not a language of "
+                             f"{self.bot_content_dir} (there: {langs})")
+        return self
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -7,12 +7,12 @@ database. Each `tick`:
 2. claims due rows for the channels this process can send to, in one
    UPDATE ... WHERE status = 'pending' AND due_at <= now ... RETURNING (index on
    (status, due_at)), so a row is claimed by exactly one loop;
-3. sends each through the channel's sender, then marks it sent (only with its claim token);
-4. a sender that raises or times out: the row goes back to pending, retried after a growing
-   backoff (RETRY_FIRST doubling up to RETRY_MAX); a sender that returns False (the channel
-   cannot push to this user now: WeChat outside its window, a closed web page, another
-   terminal): pending too, retried the same way, and in any case delivered with the reply to
-   the user's next message (bot/actions/remind.py, the engine's BEFORE_REPLY hook).
+3. pushes each through the user's channel, then marks it sent (only with its claim token);
+4. a push that raises or times out: the row goes back to pending, retried after a growing
+   backoff (RETRY_FIRST doubling up to RETRY_MAX); a push that returns False (the channel
+   cannot reach this user now: WeChat outside its window, another terminal): pending too,
+   retried the same way, and in any case delivered with the reply to the user's next
+   message (bot/actions/remind.py, the engine's BEFORE_REPLY hook).
 
 Reminders that fell due while no loop ran are sent on the first tick, each saying it is late.
 
@@ -22,9 +22,14 @@ about a legal deadline a duplicate is a small cost, a lost one is not. Marking f
 sending after would be at-most-once and could silently lose it. The window is the time
 between the send returning and one UPDATE committing.
 
-Channels: `Channels` maps a channel name to `async send(external_user_id, replies) -> bool`
-(True: delivered). Telegram registers its adapter's sender; `console_hook` prints to the
-terminal chat; `FakeChannel` is for tests and the benchmark.
+Channels: the loop delivers through the channel contract (bot/channels/base.py) and knows
+no channel by name. It claims rows only for the channels in its `Channels` that can push
+(`can_push`) and calls their `push(external_user_id, replies) -> bool` (True: delivered);
+the reminders of a channel that cannot push (the web page) stay pending and come with the
+user's next message. `run_services` (bot/channels/http.py) gives it the channels the
+process runs; `console_hook` ticks it for a channel without an event loop (the terminal);
+`Channels.register(name, send)` takes a bare sender, such as `FakeChannel` (tests, the
+benchmark).
 """
 
 from __future__ import annotations
@@ -32,28 +37,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.actions.remind import LATE_AFTER, reminder_replies
-from bot.channels.console import CHANNEL as CONSOLE
+from bot.channels.base import Channel, Channels
 from bot.core.models import Reply
-from storage.db import open_db
+from storage import Store, open_db
 from storage.reminders import ReminderStore, from_iso
+from storage.rows import ReminderRow
 
 if TYPE_CHECKING:
-    from bot.channels.console import Console
     from bot.core.engine import Engine
 
 log = logging.getLogger("bot.scheduler")
 
-Send = Callable[[str, list[Reply]], Awaitable[bool]]
 Clock = Callable[[], dt.datetime]
 
 PRUNE_EVERY = 3600.0  # seconds between clean-ups (Store.prune_inbox, Store.prune_idle_users)
@@ -93,28 +96,6 @@ class ManualClock:
 def backoff(attempts: int) -> dt.timedelta:
     """Wait before the next try after `attempts` tries: 30 s, 1 min, 2 min, ... at most 1 h."""
     return min(RETRY_FIRST * (2 ** min(max(attempts - 1, 0), 20)), RETRY_MAX)
-
-
-class Channels:
-    """The senders this process has: channel name -> async send(external_user_id, replies)."""
-
-    def __init__(self) -> None:
-        self._senders: dict[str, Send] = {}
-
-    def register(self, name: str, send: Send) -> None:
-        self._senders[name] = send
-
-    def unregister(self, name: str) -> None:
-        self._senders.pop(name, None)
-
-    def get(self, name: str) -> Send | None:
-        return self._senders.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._senders)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._senders
 
 
 @dataclass
@@ -187,7 +168,7 @@ class Scheduler:
         result = TickResult()
         now = self.clock()
         result.released = self.store.release_stale(now, LEASE)
-        names = self.channels.names()
+        names = self.channels.pushers()
         limit = asyncio.Semaphore(CONCURRENCY)
         while True:
             token = uuid.uuid4().hex
@@ -195,7 +176,7 @@ class Scheduler:
             if not rows:
                 break
             result.claimed += len(rows)
-            by_user: dict[int, list[dict]] = {}
+            by_user: dict[int, list[ReminderRow]] = {}
             for row in rows:
                 by_user.setdefault(row["user_id"], []).append(row)
             claim = _Claim(token, now)
@@ -206,14 +187,14 @@ class Scheduler:
             log.info("tick: %s", result)
         return result
 
-    async def _deliver_user(self, rows: list[dict], claim: _Claim, now: dt.datetime, result: TickResult,
+    async def _deliver_user(self, rows: list[ReminderRow], claim: _Claim, now: dt.datetime, result: TickResult,
                             limit: asyncio.Semaphore) -> None:
         """One user's reminders in order; different users at the same time (up to a limit)."""
         async with limit:
             for row in rows:
                 await self._deliver(row, claim, now, result)
 
-    async def _deliver(self, row: dict, claim: _Claim, now: dt.datetime, result: TickResult) -> None:
+    async def _deliver(self, row: ReminderRow, claim: _Claim, now: dt.datetime, result: TickResult) -> None:
         # In a slow batch, renew the lease of the rows still waiting (every LEASE/4; one send
         # takes at most SEND_TIMEOUT), so no other loop takes them as abandoned. A row that
         # was taken all the same is left to the loop that has it.
@@ -224,14 +205,13 @@ class Scheduler:
         if claim.held is not None and row["id"] not in claim.held:
             return
         token = claim.token
-        user = self.store.db.conn.execute(
-            "SELECT external_id, lang, tz, screen FROM users WHERE id = ?", [row["user_id"]]).fetchone()
+        user = self.store.recipient(row["user_id"])
         complaint = self.store.complaint(row["user_id"], row["complaint_id"]) if row["complaint_id"] else None
         if user is None:
             self.store.drop_claimed(row["id"], token)
             result.dropped += 1
             return
-        external_id, lang, tz_name, _ = user
+        external_id, lang, tz_name = user
         lang = lang or self.engine.settings.bot_default_lang
         tz = ZoneInfo(tz_name or self.engine.settings.bot_timezone)
         replies = reminder_replies(self.engine.k, lang, tz, row, complaint, now)
@@ -239,10 +219,10 @@ class Scheduler:
             self.store.drop_claimed(row["id"], token)
             result.dropped += 1
             return
-        send = self.channels.get(row["channel"])
-        assert send is not None  # claimed only for registered channels
+        channel = self.channels.get(row["channel"])
+        assert channel is not None and channel.can_push  # claimed only for channels that can push
         try:
-            delivered = await asyncio.wait_for(send(external_id, replies), SEND_TIMEOUT)
+            delivered = await asyncio.wait_for(channel.push(external_id, replies), SEND_TIMEOUT)
         except Exception as exc:  # the channel failed: try again later
             at = now + backoff(row["attempts"])
             self.store.retry_later(row["id"], token, at, type(exc).__name__)
@@ -269,11 +249,7 @@ class Scheduler:
         last = next((r for r in reversed(replies) if r.buttons), None)
         if last is None:
             return
-        screen = json.dumps([b.model_dump() for b in last.buttons], ensure_ascii=False)
-        with self.store.write():
-            self.store.db.conn.execute(
-                "UPDATE users SET screen = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = ?)",
-                [screen, user_id, user_id])
+        self.store.offer_screen(user_id, [b.model_dump() for b in last.buttons])
 
 
 
@@ -282,8 +258,8 @@ def own_store(engine: Engine) -> ReminderStore:
     message's transaction on the engine's connection (whatever thread runs either)."""
     path = engine.settings.bot_db_path
     if str(path) == ":memory:":
-        return ReminderStore(engine.store.db)
-    return ReminderStore(open_db(path))
+        return engine.store.reminders
+    return Store(open_db(path), clock=engine.clock).reminders
 
 
 async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None = None,
@@ -295,7 +271,7 @@ async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None 
     after every tick (/healthz reports the age of the last one)."""
     scheduler = Scheduler(engine, channels, clock)
     stop = stop_event or asyncio.Event()
-    log.info("reminder loop started for channels: %s", ", ".join(channels.names()) or "(none)")
+    log.info("reminder loop started for channels: %s", ", ".join(channels.pushers()) or "(none)")
     pruned_at = 0.0
     while not stop.is_set():
         try:
@@ -313,27 +289,24 @@ async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None 
     log.info("reminder loop stopped")
 
 
-# --- the terminal chat ---------------------------------------------------------------------------
+# --- a channel without an event loop (the terminal chat) -------------------------------------------
 
-def console_hook(engine: Engine, clock: Clock | None = None) -> Callable[[Console], None]:
-    """For bot.channels.console.run_chat(between=...): at start and between messages, send
-    the chat user's due reminders to the terminal."""
+class OneUserChannel(Channel, Protocol):
+    """A channel that serves one user in the foreground (the terminal chat): `user`."""
+
+    user: str
+
+
+def console_hook(engine: Engine, clock: Clock | None = None) -> Callable[[OneUserChannel], None]:
+    """For bot.channels.console.run_chat(between=...): at start and between messages, a tick
+    for the channel's one user, delivering their due reminders through its `push`."""
     scheduler: Scheduler | None = None
 
-    def between(console: Console) -> None:
+    def between(channel: OneUserChannel) -> None:
         nonlocal scheduler
         if scheduler is None:
-            channels = Channels()
-
-            async def to_terminal(user: str, replies: list[Reply]) -> bool:
-                if user != console.user:
-                    return False
-                console.show(replies)
-                return True
-
-            channels.register(CONSOLE, to_terminal)
-            scheduler = Scheduler(engine, channels, clock)
-        user = engine.store.user(CONSOLE, console.user)
+            scheduler = Scheduler(engine, Channels([channel]), clock)
+        user = engine.store.user(channel.name, channel.user)
         asyncio.run(scheduler.tick(user_id=user["id"]))
 
     return between

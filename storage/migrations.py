@@ -19,7 +19,7 @@ USER_TABLES = ("reminders", "complaints", "sessions", "cases", "inbox")
 
 @migrations()
 def m001_initial(db: Database) -> None:
-    db["users"].create(
+    db.table("users").create(
         {
             "id": int,
             "channel": str,
@@ -34,8 +34,8 @@ def m001_initial(db: Database) -> None:
         pk="id",
         not_null={"channel", "external_id", "created_at"},
     )
-    db["users"].create_index(["channel", "external_id"], unique=True)
-    db["sessions"].create(
+    db.table("users").create_index(["channel", "external_id"], unique=True)
+    db.table("sessions").create(
         {
             "user_id": int,
             "dialog": str,
@@ -50,7 +50,7 @@ def m001_initial(db: Database) -> None:
         foreign_keys=[("user_id", "users", "id")],
         not_null={"dialog", "step", "slots"},
     )
-    db["cases"].create(
+    db.table("cases").create(
         {
             "id": int,
             "user_id": int,
@@ -63,8 +63,8 @@ def m001_initial(db: Database) -> None:
         foreign_keys=[("user_id", "users", "id")],
         not_null={"user_id", "kind", "data", "created_at"},
     )
-    db["cases"].create_index(["user_id"])
-    db["inbox"].create(
+    db.table("cases").create_index(["user_id"])
+    db.table("inbox").create(
         {
             "id": int,
             "channel": str,
@@ -79,9 +79,9 @@ def m001_initial(db: Database) -> None:
         foreign_keys=[("user_id", "users", "id")],
         not_null={"channel", "message_id", "user_id", "status", "received_at"},
     )
-    db["inbox"].create_index(["channel", "message_id"], unique=True)
-    db["inbox"].create_index(["user_id"])
-    db["inbox"].create_index(["status"])
+    db.table("inbox").create_index(["channel", "message_id"], unique=True)
+    db.table("inbox").create_index(["user_id"])
+    db.table("inbox").create_index(["status"])
 
 
 @migrations()

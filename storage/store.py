@@ -1,197 +1,204 @@
-"""Every query the bot makes, in one place. Plain dicts in and out; no business logic."""
+"""Users, sessions, inbox, cases and privacy: every query the bot makes about them, in one place.
+
+Rows come out as typed dicts with their JSON columns decoded (storage.rows); values go in as
+plain Python. No business logic. Every statement runs through `Sql` (storage.sql), whose
+`transaction()` nests; no method here commits by itself: outside a transaction a write is
+its own, inside one it is part of the caller's. Reminders and complaints: `Store.reminders`,
+on the same connection and in the same transactions.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlite_utils import Database
 
-from storage.db import checkpoint
 from storage.migrations import USER_TABLES
+from storage.reminders import ReminderStore
+from storage.rows import CaseRow, InboxState, Journalled, Received, SessionRow, UnfinishedMessage, UserRow
+from storage.sql import Clock, Sql, dumps, utcnow
 
 log = logging.getLogger("storage")
 DEDUP_WINDOW = dt.timedelta(days=7)  # how long a message id is remembered, with its replies
 IDLE_USER = dt.timedelta(days=1)  # a user who left nothing behind is forgotten after this
 
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _decoded(rows: Iterable[dict]) -> list[dict]:
-    """Case rows with their JSON `data` decoded."""
-    out = list(rows)
-    for row in out:
-        row["data"] = json.loads(row["data"])
-    return out
+#: the columns that hold JSON, per table: decoded on the way out, export included
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": ("screen",),
+    "sessions": ("slots", "history"),
+    "cases": ("data",),
+    "inbox": ("payload", "replies"),
+    "complaints": ("history",),
+}
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _decode(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    for key in JSON_COLUMNS.get(table, ()):
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def _user(row: dict[str, Any] | None) -> UserRow | None:
+    return None if row is None else cast(UserRow, _decode("users", row))
+
+
+def _case(row: dict[str, Any]) -> CaseRow:
+    return cast(CaseRow, _decode("cases", row))
 
 
 class Store:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, clock: Clock = utcnow):
+        self.sql = Sql(db, clock)
+        #: the connection, for tests and benchmarks that look at rows directly (never bot/)
         self.db = db
+        #: reminders and complaints, on this connection and in its transactions
+        self.reminders = ReminderStore(self.sql)
         # Called with (channel, external id) after a user's deletion is committed: channels
         # drop what they hold in memory for that user (file links, paged answers).
         self.on_delete: list[Callable[[str, str], None]] = []
-        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.sql.clock
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One atomic unit: a dialog step and its inbox record commit together or not at all.
-
-        BEGIN IMMEDIATE takes the write lock up front: with a plain BEGIN, a second process
-        (the terminal chat beside `run`) committing between this transaction's first read and
-        first write makes SQLite fail it at once with "database is locked", busy timeout or not.
-        """
-        if self.db.conn.in_transaction:
-            with self.db.atomic():  # nested: a savepoint
-                yield
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        Nested: a savepoint inside the open transaction (storage.sql explains both)."""
+        with self.sql.transaction():
             yield
-        except BaseException:
-            self.db.conn.execute("ROLLBACK")
-            self._after_commit.clear()
-            raise
-        self.db.conn.execute("COMMIT")
-        self._run_after_commit()
 
-    def _after(self, fn: Callable[[], None]) -> None:
-        """Run `fn` once the current transaction commits (at once when there is none)."""
-        self._after_commit.append(fn)
-        if not self.db.conn.in_transaction:
-            self._run_after_commit()
-
-    def _run_after_commit(self) -> None:
-        while self._after_commit:
-            self._after_commit.pop(0)()
+    def ping(self) -> bool:
+        """Does the database answer? (/healthz)"""
+        return self.sql.ping()
 
     # users -------------------------------------------------------------------------------
-    def user(self, channel: str, external_id: str) -> dict:
+    def user(self, channel: str, external_id: str) -> UserRow:
         """The user row for a channel id, created on first contact."""
         row = self.find_user(channel, external_id)
         if row is None:
-            now = _now()
-            self.db.execute(
-                "INSERT OR IGNORE INTO users (channel, external_id, created_at, last_seen) "
-                "VALUES (?, ?, ?, ?)",
-                [channel, external_id, now, now],
-            )
-            self.db.conn.commit()
-            row = self.find_user(channel, external_id)
+            now = self.sql.now()
+            created = self.sql.returning(
+                "INSERT INTO users (channel, external_id, created_at, last_seen) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (channel, external_id) DO NOTHING RETURNING *",
+                [channel, external_id, now, now])
+            row = _user(created[0]) if created else self.find_user(channel, external_id)
             assert row is not None
         return row
 
-    def find_user(self, channel: str, external_id: str) -> dict | None:
+    def find_user(self, channel: str, external_id: str) -> UserRow | None:
         """The user row, or None (never creates one)."""
-        rows = list(self.db.query(
-            "SELECT * FROM users WHERE channel = ? AND external_id = ?", [channel, external_id]))
-        return rows[0] if rows else None
+        return _user(self.sql.one("SELECT * FROM users WHERE channel = ? AND external_id = ?",
+                                  [channel, external_id]))
 
-    def user_by_id(self, user_id: int) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
-        return rows[0] if rows else None
+    def user_by_id(self, user_id: int) -> UserRow | None:
+        return _user(self.sql.one("SELECT * FROM users WHERE id = ?", [user_id]))
 
     _USER_FIELDS = frozenset({"lang", "lang_source", "tz", "screen", "last_seen"})
 
     def update_user(self, user_id: int, **fields: Any) -> None:
-        # Plain SQL on the per-message path: Table.update() introspects the schema every call.
         if "screen" in fields and not isinstance(fields["screen"], str | None):
-            fields["screen"] = _dumps(fields["screen"])
+            fields["screen"] = dumps(fields["screen"])
         unknown = set(fields) - self._USER_FIELDS
         if unknown:
             raise ValueError(f"not user fields: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.db.execute(f"UPDATE users SET {assignments} WHERE id = ?", [*fields.values(), user_id])
+        self.sql.run(f"UPDATE users SET {assignments} WHERE id = ?", [*fields.values(), user_id])
+
+    def remember_screen(self, user_id: int, screen: list[dict[str, Any]] | None) -> None:
+        """The user was just answered: keep the last screen's buttons (so a typed number or
+        label can press one) and the time (last_seen, by the store's clock)."""
+        self.sql.run("UPDATE users SET screen = ?, last_seen = ? WHERE id = ?",
+                     [None if screen is None else dumps(screen), self.sql.now(), user_id])
 
     # sessions (the active dialog of a user) ---------------------------------------------
-    def session(self, user_id: int) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM sessions WHERE user_id = ?", [user_id]))
-        if not rows:
+    def session(self, user_id: int) -> SessionRow | None:
+        row = self.sql.one("SELECT * FROM sessions WHERE user_id = ?", [user_id])
+        if row is None:
             return None
-        row = rows[0]
         row["slots"] = json.loads(row["slots"])
         row["history"] = json.loads(row["history"] or "[]")
         row["editing"] = bool(row["editing"])
         row["paused"] = bool(row.get("paused"))
-        return row
+        return cast(SessionRow, row)
 
     def save_session(self, user_id: int, dialog: str, step: str, slots: dict, history: list[str],
                      invalid: int = 0, editing: bool = False) -> None:
-        self.db.execute(
+        self.sql.run(
             "INSERT INTO sessions (user_id, dialog, step, slots, history, invalid, editing, paused, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT(user_id) DO UPDATE SET dialog = excluded.dialog, "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (user_id) DO UPDATE SET dialog = excluded.dialog, "
             "step = excluded.step, slots = excluded.slots, history = excluded.history, "
             "invalid = excluded.invalid, editing = excluded.editing, paused = 0, updated_at = excluded.updated_at",
-            [user_id, dialog, step, _dumps(slots), _dumps(history), invalid, int(editing), _now()])
+            [user_id, dialog, step, dumps(slots), dumps(history), invalid, int(editing), self.sql.now()])
 
     def pause_session(self, user_id: int, paused: bool = True) -> None:
         """Set the dialog aside (a crisis reply) or take it up again, keeping every answer."""
-        self.db.execute("UPDATE sessions SET paused = ? WHERE user_id = ?", [int(paused), user_id])
+        self.sql.run("UPDATE sessions SET paused = ? WHERE user_id = ?", [int(paused), user_id])
 
     def clear_session(self, user_id: int) -> None:
-        self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+        self.sql.run("DELETE FROM sessions WHERE user_id = ?", [user_id])
 
     # inbox: dedup, retries and crash recovery --------------------------------------------
-    def receive(self, channel: str, message_id: str, user_id: int, payload: dict) -> tuple[int, str]:
-        """Record an inbound message before it is handled (committed at once).
+    def journal(self, channel: str, message_id: str, external_id: str, payload: dict) -> Journalled:
+        """The first step for every inbound message: the sender's user row (created on first
+        contact) and the message recorded in the inbox (`receive`)."""
+        user = self.user(channel, external_id)
+        inbox_id, state = self.receive(channel, message_id, user["id"], payload)
+        return Journalled(user, inbox_id, state)
+
+    def receive(self, channel: str, message_id: str, user_id: int, payload: dict) -> Received:
+        """Record an inbound message before it is handled (committed at once, outside a
+        transaction).
 
         Returns (inbox id, state): "new"; "pending" (seen but never finished: a crash,
         handle it now); "undelivered" (handled, delivery not yet confirmed); "done" (handled
         and delivered; its replies are kept for retries until pruned); "foreign" (the id
         belongs to another user's message: never dedup against it, never show its replies).
         """
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO inbox (channel, message_id, user_id, payload, status, received_at)"
-            " VALUES (?, ?, ?, ?, 'received', ?)",
-            [channel, message_id, user_id, _dumps(payload), _now()],
-        )
-        self.db.conn.commit()
-        if cur.rowcount == 1:
-            return int(cur.lastrowid), "new"
-        row = self.db.execute("SELECT id, status, user_id FROM inbox WHERE channel = ? AND message_id = ?",
-                              [channel, message_id]).fetchone()
-        inbox_id, status, owner = row
-        if owner != user_id:
-            return inbox_id, "foreign"
-        return inbox_id, {"received": "pending", "done": "undelivered"}.get(status, "done")
+        new = self.sql.returning(
+            "INSERT INTO inbox (channel, message_id, user_id, payload, status, received_at)"
+            " VALUES (?, ?, ?, ?, 'received', ?) ON CONFLICT (channel, message_id) DO NOTHING RETURNING id",
+            [channel, message_id, user_id, dumps(payload), self.sql.now()])
+        if new:
+            return Received(int(new[0]["id"]), "new")
+        row = self.sql.one("SELECT id, status, user_id FROM inbox WHERE channel = ? AND message_id = ?",
+                           [channel, message_id])
+        assert row is not None
+        if row["user_id"] != user_id:
+            return Received(row["id"], "foreign")
+        states: dict[str, InboxState] = {"received": "pending", "done": "undelivered"}
+        return Received(row["id"], states.get(row["status"], "done"))
 
     def finish(self, inbox_id: int, replies: list[dict]) -> None:
         """Mark handled (inside the step's transaction): drop the text, keep the replies."""
-        self.db.execute(
-            "UPDATE inbox SET status = 'done', payload = NULL, replies = ?, sent = 0 WHERE id = ?",
-            [_dumps(replies), inbox_id])
+        self.sql.run("UPDATE inbox SET status = 'done', payload = NULL, replies = ?, sent = 0 WHERE id = ?",
+                     [dumps(replies), inbox_id])
 
     def stored_replies(self, inbox_id: int, unsent: bool = False) -> list[dict]:
         """The replies of a handled message; with `unsent`, only those not yet sent."""
-        row = self.db.execute("SELECT replies, sent FROM inbox WHERE id = ?", [inbox_id]).fetchone()
-        replies = json.loads(row[0] or "[]") if row else []
-        return replies[row[1] or 0:] if row and unsent else replies
+        row = self.sql.one("SELECT replies, sent FROM inbox WHERE id = ?", [inbox_id])
+        replies = json.loads(row["replies"] or "[]") if row else []
+        return replies[row["sent"] or 0:] if row and unsent else replies
 
     _OWN = "channel = ? AND message_id = ? AND user_id IN (SELECT id FROM users WHERE channel = ? AND external_id = ?)"
 
     def progress(self, channel: str, message_id: str, external_id: str) -> None:
-        """One more of the message's replies has gone out (committed at once)."""
-        self.db.execute(f"UPDATE inbox SET sent = sent + 1 WHERE status = 'done' AND {self._OWN}",
-                        [channel, message_id, channel, external_id])
-        self.db.conn.commit()
+        """One more of the message's replies has gone out (committed at once, outside a transaction)."""
+        self.sql.run(f"UPDATE inbox SET sent = sent + 1 WHERE status = 'done' AND {self._OWN}",
+                     [channel, message_id, channel, external_id])
 
     def delivered(self, channel: str, message_id: str, external_id: str) -> None:
         """The channel confirmed delivery. The replies stay for retries of the same id."""
-        self.db.execute(f"UPDATE inbox SET status = 'delivered' WHERE status = 'done' AND {self._OWN}",
-                        [channel, message_id, channel, external_id])
-        self.db.conn.commit()
+        self.sql.run(f"UPDATE inbox SET status = 'delivered' WHERE status = 'done' AND {self._OWN}",
+                     [channel, message_id, channel, external_id])
 
-    def unfinished(self, channel: str | None = None) -> list[dict]:
+    def unfinished(self, channel: str | None = None) -> list[UnfinishedMessage]:
         """Inbox rows not handled or not delivered (after a crash), oldest first."""
         sql = ("SELECT inbox.*, users.external_id FROM inbox JOIN users ON users.id = inbox.user_id "
                "WHERE inbox.status IN ('received', 'done')")
@@ -199,36 +206,35 @@ class Store:
         if channel:
             sql += " AND inbox.channel = ?"
             params.append(channel)
-        return list(self.db.query(sql + " ORDER BY inbox.id", params))
+        return [cast(UnfinishedMessage, _decode("inbox", row)) for row in self.sql.rows(sql + " ORDER BY inbox.id",
+                                                                                         params)]
 
     def prune_inbox(self, older_than: dt.timedelta = DEDUP_WINDOW) -> int:
         """Forget delivered messages older than the dedup window, with their replies. A channel
         retries a message for minutes or hours, never for a week; keeping the ids longer only
         keeps metadata about users that no feature needs."""
-        now = dt.datetime.now(dt.UTC)
+        now = self.sql.clock().astimezone(dt.UTC)
         cutoff = (now - older_than).isoformat(timespec="seconds")
         # Replies never confirmed delivered (a crash between handling and the channel's ack, a
         # chat that kept failing) are given twice as long, then forgotten too; a message never
         # handled ("received") is kept until it is: it is what the user typed.
         stale = (now - 2 * older_than).isoformat(timespec="seconds")
-        cur = self.db.execute(
+        return self.sql.run(
             "DELETE FROM inbox WHERE (received_at < ? AND status = 'delivered')"
             " OR (received_at < ? AND status = 'done')",
             [cutoff, stale])
-        self.db.conn.commit()
-        return cur.rowcount
 
     # cases -------------------------------------------------------------------------------
     def save_case(self, user_id: int, kind: str, lang: str, data: dict) -> int:
-        cur = self.db.execute(
-            "INSERT INTO cases (user_id, kind, lang, data, created_at) VALUES (?, ?, ?, ?, ?)",
-            [user_id, kind, lang, _dumps(data), _now()])
-        return int(cur.lastrowid)
+        [row] = self.sql.returning(
+            "INSERT INTO cases (user_id, kind, lang, data, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            [user_id, kind, lang, dumps(data), self.sql.now()])
+        return int(row["id"])
 
-    def cases(self, user_id: int, kind: str | None = None, limit: int | None = None) -> list[dict]:
+    def cases(self, user_id: int, kind: str | None = None, limit: int | None = None) -> list[CaseRow]:
         """The user's cases, newest first (at most `limit`); the cost depends on this user's
         rows only (index on user_id)."""
-        sql, params = "SELECT * FROM cases WHERE user_id = ?", [user_id]
+        sql, params = "SELECT * FROM cases WHERE user_id = ?", list[object]([user_id])
         if kind:
             sql += " AND kind = ?"
             params.append(kind)
@@ -236,37 +242,36 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return _decoded(self.db.query(sql, params))
+        return [_case(row) for row in self.sql.rows(sql, params)]
 
     def count_cases(self, user_id: int, kind: str | None = None) -> int:
-        sql, params = "SELECT count(*) FROM cases WHERE user_id = ?", [user_id]
+        sql, params = "SELECT count(*) FROM cases WHERE user_id = ?", list[object]([user_id])
         if kind:
             sql += " AND kind = ?"
             params.append(kind)
-        return int(self.db.execute(sql, params).fetchone()[0])
+        return int(self.sql.value(sql, params))
 
-    def case(self, user_id: int, case_id: int) -> dict | None:
-        rows = _decoded(self.db.query("SELECT * FROM cases WHERE user_id = ? AND id = ?", [user_id, case_id]))
-        return rows[0] if rows else None
+    def case(self, user_id: int, case_id: int) -> CaseRow | None:
+        row = self.sql.one("SELECT * FROM cases WHERE user_id = ? AND id = ?", [user_id, case_id])
+        return None if row is None else _case(row)
 
     def prune_idle_users(self, older_than: dt.timedelta = IDLE_USER) -> int:
         """Forget users who left nothing behind: no session, case, complaint, reminder or
         pending message, no language or time zone they chose, not seen for `older_than`
         (a page opened once, a request without a session). They come back as new users."""
-        cutoff = (dt.datetime.now(dt.UTC) - older_than).isoformat(timespec="seconds")
+        cutoff = (self.sql.clock().astimezone(dt.UTC) - older_than).isoformat(timespec="seconds")
         owned = " AND ".join(f"NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.user_id = users.id)" for t in USER_TABLES)
-        cur = self.db.execute(
+        return self.sql.run(
             "DELETE FROM users WHERE created_at < ? AND coalesce(last_seen, created_at) < ? "
             "AND coalesce(lang_source, '') != 'chosen' AND tz IS NULL AND " + owned, [cutoff, cutoff])
-        self.db.conn.commit()
-        return cur.rowcount
 
     # privacy -----------------------------------------------------------------------------
-    def export_user(self, user_id: int) -> dict:
-        """Everything stored about one user, as plain data."""
+    def export_user(self, user_id: int) -> dict[str, Any]:
+        """Everything stored about one user, as plain data (JSON columns decoded)."""
         out: dict[str, Any] = {"user": self.user_by_id(user_id)}
         for table in USER_TABLES:
-            out[table] = list(self.db.query(f"SELECT * FROM {table} WHERE user_id = ?", [user_id]))
+            out[table] = [_decode(table, row)
+                          for row in self.sql.rows(f"SELECT * FROM {table} WHERE user_id = ?", [user_id])]
         return out
 
     def delete_user(self, user_id: int) -> None:
@@ -276,15 +281,16 @@ class Store:
         the WAL, which still holds the pages as they were, is checkpointed and truncated, and
         the channels are told (`on_delete`) to drop what they keep in memory."""
         user = self.user_by_id(user_id)
-        with self.db.atomic():
+        with self.sql.transaction():
             for table in USER_TABLES:
-                self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
-            self.db.execute("DELETE FROM users WHERE id = ?", [user_id])
+                self.sql.run(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
+            self.sql.run("DELETE FROM users WHERE id = ?", [user_id])
         if user is not None:
-            self._after(lambda: self._deleted(user["channel"], user["external_id"]))
+            channel, external_id = user["channel"], user["external_id"]
+            self.sql.after_commit(lambda: self._deleted(channel, external_id))
 
     def _deleted(self, channel: str, external_id: str) -> None:
-        checkpoint(self.db)
+        self.sql.scrub()
         for listener in self.on_delete:
             try:
                 listener(channel, external_id)

@@ -17,7 +17,9 @@ Everything is real: content/ and dialogs/ from the repo, SQLite in a temporary f
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import itertools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +35,26 @@ from bot.knowledge.matcher import Matcher
 from bot.scheduler import ManualClock
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+# Tests that start processes (the bot's CLI or server, a browser) or whole files of them:
+# marked `processes`, so `make test-fast` (pytest -m "not processes") is a quick loop;
+# `make test` runs everything.
+PROCESS_FILES = {"test_cli.py", "test_crash.py", "test_durability.py", "test_fuzz.py", "test_shutdown.py",
+                 "test_web_page.py"}
+_STARTS_PROCESS = re.compile(r"subprocess\.(?:run|Popen|check_output)|create_subprocess_exec|start_process\(|"
+                             r"web_server|\bServer\(|chromium")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fn = getattr(item, "function", None)
+        try:
+            source = inspect.getsource(fn) if fn else ""
+        except (OSError, TypeError):
+            source = ""
+        if item.path.name in PROCESS_FILES or _STARTS_PROCESS.search(source):
+            item.add_marker(pytest.mark.processes)
+
+
 _ids = itertools.count(1)
 
 

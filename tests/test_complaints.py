@@ -26,7 +26,7 @@ from bot.actions.drafts import fmt_date
 from bot.app import Loaded
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
-from storage.reminders import ReminderStore, from_iso
+from storage.reminders import from_iso
 from tests import conftest
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -39,7 +39,7 @@ NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=SH)
 
 class Talk(conftest.Talk):
     def complaints(self) -> list[dict]:
-        return ReminderStore(self.engine.store.db).complaints(self.user_id)
+        return self.engine.store.reminders.complaints(self.user_id)
 
     def reminders(self) -> list[dict]:
         return self.table_rows("reminders")

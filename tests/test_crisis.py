@@ -15,20 +15,23 @@ import yaml
 
 from bot.app import Loaded
 from bot.core.answering import answer_question
-from bot.knowledge.crisis import CrisisDetector, clauses, prepare
+from bot.knowledge.crisis import CRISIS, CrisisDetector, clauses, prepare, sentences
 from tests.conftest import Chat
 
 EVAL = yaml.safe_load((Path(__file__).parent / "eval" / "crisis.yaml").read_text(encoding="utf-8"))
+#: the development set (bench/crisis.py --dev): written apart, for comparing model choices
+DEV = yaml.safe_load((Path(__file__).parent / "eval" / "crisis_dev.yaml").read_text(encoding="utf-8"))
 
-#: Floors on the held-out set, just under what bench/crisis.py measured (README). The aim
-#: of issue 10 is 99% recall; the linear model does not reach it yet (see the README).
-RECALL_FLOOR = {"zh": 0.95, "en": 0.96}
+#: Floors on the held-out set, just under what bench/crisis.py measured (README): 96.4% /
+#: 98.6%; after the last changes this very test counted 95.9% for Chinese at one step, hence
+#: 95%. The aim of issue 10 is 99% recall; the linear model does not reach it yet.
+RECALL_FLOOR = {"zh": 0.95, "en": 0.98}
 #: crisis replies to hyperbole, collectors' threats, quoted insults and legal questions
 FALSE_ALARM_CEILING = {"zh": 0.05, "en": 0.05}
 ISSUE_GROUPS = ("hyperbole", "collector_threat", "quoted_insult", "legal_question")
 #: crisis replies to long stressed stories about the debt without a word about dying
-STORY_CEILING = {"zh": 0.36, "en": 0.36}
-CONCERN_FLOOR = {"zh": 0.40, "en": 0.36}  # distress that gets at least the gentle line
+STORY_CEILING = {"zh": 0.22, "en": 0.28}
+CONCERN_FLOOR = {"zh": 0.38, "en": 0.42}  # distress that gets at least the gentle line
 
 CITATION = re.compile(r"依据|Based on|Criminal Law|刑法|第\d+条|Art\. \d")
 
@@ -58,6 +61,33 @@ def test_training_hyperbole_threats_and_insults_get_no_crisis_reply(loaded: Load
     assert not flagged
     chat = [e for items in corpus.safe["chat"].values() for e in items]
     assert sum(map(crisis, chat)) <= 0.02 * len(chat)  # thanks, goodbyes, typed answers
+
+
+def _texts(data: dict) -> list[str]:
+    return ([x for part in ("crisis", "concern") for items in data[part].values() for x in items]
+            + [x for group in data["safe"].values() for items in group.values() for x in items])
+
+
+@pytest.mark.parametrize("name", ["eval", "dev"])
+def test_the_evaluation_and_development_sets_are_not_training_data(loaded: Loaded, name: str) -> None:
+    """Neither set may appear among the examples the detector learns from (its corpus, the
+    topic examples, the off-topic questions): their figures would mean nothing. Counts only:
+    the held-out messages are never printed (plain integers, nothing for pytest to show).
+
+    The crisis_support topic's own examples are left out: three of them (short, one quoted
+    from issue 10 itself) are also held-out messages; that topic file is the matcher's."""
+    k = loaded.knowledge
+    assert k.crisis_corpus is not None
+    training = {prepare(x) for x in _texts(k.crisis_corpus.model_dump())}
+    training |= {prepare(e) for topic, by_lang in k.answers.items() if topic != "crisis_support"
+                 for a in by_lang.values() for e in a.examples}
+    training |= {prepare(q) for qs in k.offtopic.values() for q in qs}
+    copied = int(sum(prepare(x) in training for x in _texts(EVAL if name == "eval" else DEV)))
+    assert copied == 0, f"{copied} {name} messages are training examples"
+    if name == "dev":
+        held_out = {prepare(x) for x in _texts(EVAL)}
+        shared = int(sum(prepare(x) in held_out for x in _texts(DEV)))
+        assert shared == 0, f"{shared} development messages are also held-out messages"
 
 
 def test_ordinary_topic_questions_are_not_crises(loaded: Loaded, crisis: CrisisDetector) -> None:
@@ -115,9 +145,53 @@ def test_a_sentence_buried_in_a_long_story_is_caught(crisis: CrisisDetector) -> 
     "催收说要打断我的腿", "催收骂我怎么不去死", "they told me to go kill myself, is that legal?",
     "借款人去世了，家属要还网贷吗", "if the borrower dies who repays the loan", "想死你了",
     "the app died on my phone", "deadline for the complaint",
+    # ordinary words the patterns once took for a crisis
+    "还完这笔终于解脱了", "ok that sounds like a plan", "I'm checking out the complaint website now",
+    "我不想活在他们的恐吓里，能报警吗", "I could just die of embarrassment, they called my boss",
 ])
 def test_hyperbole_threats_and_questions_are_not_crises(crisis: CrisisDetector, text: str) -> None:
     assert not crisis(text)
+
+
+def test_a_sentence_buried_in_a_story_without_punctuation_is_scored_on_its_own(crisis: CrisisDetector) -> None:
+    # Typed on a phone, no full stop at all: cut into chunks, each (and each two) scored.
+    story = ("i borrowed from four apps to cover rent and now they call my boss and my sister every day "
+             "and i have not slept in weeks last night i wrote letters to my kids and put them in my desk "
+             "so they have something when i am gone can they legally call my sister")
+    assert len(sentences(prepare(story))) >= 3
+    assert crisis(story)
+
+
+def test_the_fast_margins_are_the_models_own(crisis: CrisisDetector) -> None:
+    """`margins` computes every piece's score in one numpy pass; it must agree with the
+    fitted model's own decision function on each piece."""
+    assert crisis.model is not None
+    short = prepare("I can't see any way forward anymore")
+    assert crisis.margins(short)[0] == pytest.approx(float(crisis.model.margins(short)[CRISIS]))
+    story = prepare("我在三个平台借了钱，一开始是为了给我妈看病，后来利息越滚越多。上个月开始逾期，"
+                    "催收每天打二三十个电话。昨晚我在阳台上站了很久。今天又收到一条短信说要起诉我。")
+    parts = clauses(story, pairs=False)
+    assert len(parts) >= 2
+    best = max(float(crisis.model.margins(p)[CRISIS]) for p in parts)
+    assert crisis.margins(story)[1] == pytest.approx(best)
+
+
+@pytest.mark.parametrize("text", ["真的好绝望", "I feel hopeless", "I can't take it anymore"])
+def test_despair_words_alone_are_a_crisis(crisis: CrisisDetector, text: str) -> None:
+    assert crisis(text)
+
+
+def test_despair_words_in_a_long_story_get_at_least_the_gentle_line(crisis: CrisisDetector) -> None:
+    story = ("I owe five apps and they call my family every day, honestly it feels hopeless. "
+             "Is it legal for them to call my parents?")
+    assert crisis.assess(story).level in ("concern", "crisis")
+    assert crisis.assess(story).by != "soft-pattern"
+
+
+@pytest.mark.parametrize("text", ["The collector told me to go die and honestly it sounds like a plan",
+                                  "催收说让我去死，我想了想，好像也是个办法"])
+def test_someone_elses_words_about_dying_taken_up_are_a_crisis(crisis: CrisisDetector, text: str) -> None:
+    assert crisis(text)
 
 
 def test_distress_without_a_word_about_dying_is_a_concern(crisis: CrisisDetector) -> None:

@@ -167,8 +167,8 @@ def test_regulator_complaint_cites_only_the_likely_rules() -> None:
     k = report_knowledge()
     s = base(lender_kind="bank", behaviours=["night_contact"])
     text = render_drafts(s, k, "en", TODAY)["regulator_complaint"]
-    assert k.facts.instruments["cba_2026"].name.en in text
-    assert k.facts.authorities["nfra"].name.en in text
+    assert k.facts.instruments["cba_2026"].name.get("en") in text
+    assert k.facts.authorities["nfra"].name.get("en") in text
     assert str(k.facts.deadlines["institution"]["days"]) in text
     worth = assess(base(behaviours=["called_employer"], reachable=False))
     assert worth.findings[0].severity == "worth_raising"   # nothing likely: the rules it may touch

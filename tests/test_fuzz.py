@@ -180,7 +180,9 @@ def test_telegram_webhook_never_fails(engine, settings) -> None:
     """POST /telegram with the right secret and hostile bodies: never a 5xx."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.channels.http import SECRET_HEADER, ServerContext, create_app
+    from bot.channels.base import Channels
+    from bot.channels.http import ServerContext, create_app
+    from bot.channels.telegram import SECRET_HEADER
     from tests.test_telegram_unit import FakeTelegram, Harness
 
     updates = st.fixed_dictionaries(
@@ -199,7 +201,7 @@ def test_telegram_webhook_never_fails(engine, settings) -> None:
     async def main() -> None:
         fake = FakeTelegram()
         h = await Harness(engine, settings, fake).start()
-        ctx = ServerContext(settings, engine, telegram=h.bot)
+        ctx = ServerContext(settings, engine, channels=Channels([h.bot]))
         async with TestClient(TestServer(create_app(ctx, hooks=[]))) as client:
             loop = asyncio.get_running_loop()
             statuses: list[int] = []

@@ -179,7 +179,7 @@ def test_users_who_left_nothing_are_pruned_after_a_day(engine: Engine) -> None:
     has_session = store.user("web", "mid-dialog")["id"]
     store.save_session(has_session, "report", "role", {}, [], 0, False)
     recent = store.user("web", "recent")["id"]
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).isoformat(timespec="seconds")
+    old = (engine.clock() - dt.timedelta(days=2)).astimezone(dt.UTC).isoformat(timespec="seconds")  # store's clock
     for uid in (idle, chose, zone, has_case, has_session):
         store.db.execute("UPDATE users SET created_at = ?, last_seen = ? WHERE id = ?", [old, old, uid])
     store.db.conn.commit()

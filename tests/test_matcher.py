@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.knowledge.loader import Knowledge
-from bot.knowledge.matcher import ANSWER_THRESHOLD, DEFAULT_LANG, Match, Matcher, stem
+from bot.knowledge.matcher import ANSWER_THRESHOLD, Match, Matcher, stem
 from bot.knowledge.normalize import detect_lang, normalize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +92,7 @@ def check_invariants(m: Match, matcher: Matcher) -> None:
 def test_any_text_gives_a_consistent_match(matcher: Matcher, text: str) -> None:
     m = matcher.match(text)
     check_invariants(m, matcher)
-    assert m.lang == (detect_lang(text) or DEFAULT_LANG)
+    assert m.lang == (detect_lang(text) or matcher.default_lang) == (detect_lang(text) or "zh")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

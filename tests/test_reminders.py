@@ -16,7 +16,7 @@ from bot.core.engine import Engine
 from bot.core.models import Inbound
 from bot.scheduler import ManualClock
 from storage.migrations import USER_TABLES
-from storage.reminders import ReminderStore, from_iso, iso
+from storage.reminders import due_query, from_iso, iso
 from tests import conftest
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -84,7 +84,7 @@ def test_too_long_and_too_many(engine: Engine) -> None:
     talk = Talk(engine, lang="en")
     talk.say("/remind 30m " + "x" * 301)
     assert "too long" in talk.text and talk.rows() == []
-    rs = ReminderStore(engine.store.db)
+    rs = engine.store.reminders
     for _ in range(MAX_UPCOMING):
         rs.add(talk.user_id, "test", "personal", NOW + dt.timedelta(days=1), text="x", now=NOW)
     talk.say("/remind 30m one more")
@@ -184,11 +184,17 @@ def test_reminder_with_the_reply_survives_a_crash_before_delivery(engine: Engine
 # --- storage ------------------------------------------------------------------------------------
 
 def test_per_tick_claim_uses_the_due_index(engine: Engine) -> None:
-    plan = " ".join(str(row) for row in engine.store.db.execute(
-        "EXPLAIN QUERY PLAN SELECT id FROM reminders INDEXED BY reminders_due WHERE status = 'pending'"
-        " AND due_at <= ? AND next_attempt_at <= ? ORDER BY due_at LIMIT 10", ["x", "x"]).fetchall())
-    assert "reminders_due" in plan and "status=? AND due_at<?" in plan.replace("<=", "<")
-    assert "TEMP B-TREE" not in plan                          # ordered by the index itself
+    """The very selection claim_due runs (no index hint: the planner's own choice)."""
+    def plan(channels: list[str] | None, user_id: int | None = None) -> str:
+        due, params = due_query(NOW, 10, channels, user_id)
+        rows = engine.store.db.execute(f"EXPLAIN QUERY PLAN SELECT id {due}", params).fetchall()
+        return " ".join(str(row) for row in rows)
+
+    for channels in (None, ["fake"], ["telegram", "wechat", "web"]):
+        each = plan(channels)
+        assert "reminders_due" in each and "status=? AND due_at<?" in each.replace("<=", "<")
+        assert "TEMP B-TREE" not in each                      # ordered by the index itself
+    assert "reminders_user" in plan(["console"], user_id=1)   # one user's rows: their own index
     columns = [r[2] for r in engine.store.db.execute("PRAGMA index_info(reminders_due)").fetchall()]
     assert columns[:2] == ["status", "due_at"]
 
@@ -205,8 +211,8 @@ def test_export_and_delete_cover_reminders_and_complaints(engine: Engine) -> Non
     assert {"reminders", "complaints"} <= set(USER_TABLES)
     talk = Talk(engine, lang="en")
     talk.say("/remind 30m secret text")
-    ReminderStore(engine.store.db).add_complaint(talk.user_id, NOW, body="police", filed_on="2026-11-20",
-                                                 stage="follow_up")
+    engine.store.reminders.add_complaint(talk.user_id, NOW, body="police", filed_on="2026-11-20",
+                                         stage="follow_up")
     exported = talk.say("/export")[0].files[0].content
     data = json.loads(exported)
     assert data["reminders"][0]["text"] == "secret text" and data["complaints"][0]["body"] == "police"

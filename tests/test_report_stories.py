@@ -24,7 +24,8 @@ from bot.actions.drafts import fmt_date
 from bot.actions.report import Outcome, compose, draft_replies, findings_replies, steps_reply
 from bot.contentfiles import read_yaml, validate
 from bot.knowledge.loader import Knowledge, flatten, make_env
-from bot.knowledge.models import LANGS, CrisisFile, Facts
+from bot.knowledge.models import CrisisFile, Facts
+from bot.locale import load_locales
 
 ROOT = Path(__file__).resolve().parent.parent / "content"
 TODAY = dt.date(2026, 11, 29)
@@ -33,17 +34,18 @@ LEFTOVERS = ("{{", "}}", "{%", "%}", "None", "Undefined")
 
 @lru_cache(maxsize=1)
 def report_knowledge() -> Knowledge:
-    """Facts and UI strings from content/, without the FAQ answers."""
+    """Languages, facts and UI strings from content/, without the FAQ answers."""
+    locales = load_locales(ROOT)
     facts = validate(Facts, read_yaml(ROOT / "facts.yaml", ROOT), ROOT)
     crisis = validate(CrisisFile, read_yaml(ROOT / "crisis.yaml", ROOT), ROOT)
-    ui: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
-    for lang in LANGS:
+    ui: dict[str, dict[str, str]] = {lang: {} for lang in locales}
+    for lang in locales:
         for path in sorted((ROOT / lang / "ui").glob("*.yaml")):
             try:
                 ui[lang].update(flatten(yaml.safe_load(path.read_text(encoding="utf-8"))))
             except yaml.YAMLError:  # another feature's file being edited; not ours
                 assert path.name != "report.yaml", f"{path} is not valid YAML"
-    return Knowledge(ROOT, facts, ui, {}, (), crisis, make_env())
+    return Knowledge(ROOT, facts, ui, {}, (), crisis, make_env(), locales=locales)
 
 
 def behaviour_phrase(k: Knowledge, lang: str, inc: Incident, b: str) -> str:

@@ -169,7 +169,8 @@ def test_stale_button_is_refused(runner):
 def test_cancel_ends(runner):
     state, _ = walk(runner, "A")
     turn = runner.on_control(state, "en", "cancel")
-    assert turn.state is None and turn.cancelled and turn.completed is None
+    assert turn.state is None and turn.completed is None
+    assert turn.replies[0].text == runner.k.text("en", "flow.cancelled")
 
 
 def test_digression_answers_then_reasks(runner):

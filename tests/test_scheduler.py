@@ -29,7 +29,7 @@ from bot.scheduler import (
     console_hook,
     run_scheduler,
 )
-from storage.reminders import ReminderStore, from_iso, iso
+from storage.reminders import from_iso, iso
 from tests import conftest
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -111,7 +111,7 @@ async def test_fires_at_the_users_own_wall_clock_across_dst(engine: Engine, cloc
 # --- exactly once ------------------------------------------------------------------------------
 
 def _many_due(engine: Engine, clock: ManualClock, users: int, each: int) -> list[int]:
-    rs = ReminderStore(engine.store.db)
+    rs = engine.store.reminders
     ids = []
     for u in range(users):
         uid = engine.store.user("fake", f"u{u}")["id"]
@@ -197,7 +197,7 @@ async def test_failed_send_is_retried_with_backoff(engine: Engine, clock: Manual
 async def test_crash_between_claim_and_send_is_retried_after_the_lease(engine: Engine, clock: ManualClock) -> None:
     Talk(engine).say("/remind 30m call back")
     clock.advance(minutes=30)
-    rs = ReminderStore(engine.store.db)
+    rs = engine.store.reminders
     claimed = rs.claim_due(clock(), "dead-loop", 10, ["fake"])  # ... and the process dies here
     assert len(claimed) == 1
     out = FakeChannel()

@@ -113,3 +113,116 @@ def test_prune_inbox_forgets_old_delivered_and_stale_undelivered_messages(tmp_pa
     left = {r["message_id"] for r in store.db.query("SELECT message_id FROM inbox")}
     # never handled: kept; undelivered: kept twice the window (10 days < 14), then forgotten
     assert left == {"old-pending", "new-done", "week-undelivered"}
+
+
+def test_transactions_nest_as_savepoints(tmp_path):
+    store = Store(open_db(tmp_path / "bot.db"))
+    uid = store.user("test", "a")["id"]
+    with store.transaction():
+        store.save_session(uid, "outer", "s", {}, [])
+        try:
+            with store.transaction():                   # a savepoint: undone alone
+                store.save_case(uid, "report", "zh", {})
+                store.delete_user(uid)                  # nests once more, inside the savepoint
+                raise RuntimeError("inner step failed")
+        except RuntimeError:
+            pass
+        assert store.user_by_id(uid) is not None and store.cases(uid) == []
+        with store.transaction():                       # released into the outer one
+            store.save_case(uid, "report", "zh", {"kept": True})
+    assert store.session(uid)["dialog"] == "outer"
+    assert [c["data"] for c in store.cases(uid)] == [{"kept": True}]
+    assert not store.db.conn.in_transaction
+
+
+def test_no_method_commits_a_callers_transaction(tmp_path):
+    """Every write, the ones that commit at once when called alone included, is part of an
+    open transaction and rolled back with it."""
+    path = tmp_path / "bot.db"
+    store = Store(open_db(path))
+    uid = store.user("test", "a")["id"]
+    store.receive("test", "done", uid, {})
+    with store.transaction():
+        store.finish(1, [{"text": "r"}])
+    try:
+        with store.transaction():
+            store.user("test", "b")
+            store.receive("test", "2", uid, {"text": "x"})
+            store.progress("test", "done", "a")
+            store.delivered("test", "done", "a")
+            store.update_user(uid, lang="en")
+            store.remember_screen(uid, [{"id": "o:x", "label": "x"}])
+            store.save_case(uid, "report", "zh", {})
+            store.prune_inbox(dt.timedelta(0))
+            rs = store.reminders
+            now = dt.datetime.now(dt.UTC)
+            rid = rs.add(uid, "test", "personal", now, text="t", now=now)
+            rs.claim_due(now, "tok", 10)
+            rs.mark_sent(rid, "tok", now)
+            rs.add_complaint(uid, now, body="police", filed_on="2026-11-20", stage="answer")
+            other = Store(open_db(path))                # another connection sees none of it yet
+            assert other.find_user("test", "b") is None
+            raise RuntimeError("crash before the step commits")
+    except RuntimeError:
+        pass
+    assert store.find_user("test", "b") is None and store.user_by_id(uid)["lang"] is None
+    assert store.receive("test", "2", uid, {}).state == "new"
+    assert store.stored_replies(1, unsent=True) == [{"text": "r"}]
+    assert store.unfinished("test")[0]["status"] == "done"
+    assert store.cases(uid) == [] and store.reminders.upcoming(uid) == [] and store.reminders.complaints(uid) == []
+
+
+def test_rows_come_decoded_and_ids_from_returning(tmp_path):
+    store = Store(open_db(tmp_path / "bot.db"))
+    uid = store.user("test", "a")["id"]
+    store.remember_screen(uid, [{"id": "o:x", "label": "甲"}])
+    assert store.find_user("test", "a")["screen"] == [{"id": "o:x", "label": "甲"}]
+    assert store.receive("test", "m1", uid, {"text": "hi"}) == (1, "new")
+    assert store.unfinished()[0]["payload"] == {"text": "hi"}
+    assert [store.save_case(uid, "report", "zh", {"n": n}) for n in (1, 2)] == [1, 2]
+    now = dt.datetime.now(dt.UTC)
+    cid = store.reminders.add_complaint(uid, now, body="police", filed_on="2026-11-20", stage="answer",
+                                        history=[{"on": "2026-11-21", "answer": "none"}])
+    exported = store.export_user(uid)
+    assert exported["user"]["screen"] == [{"id": "o:x", "label": "甲"}]
+    assert exported["inbox"][0]["payload"] == {"text": "hi"}
+    assert exported["cases"][0]["data"] == {"n": 1}
+    assert exported["complaints"][0]["id"] == cid
+    assert exported["complaints"][0]["history"] == [{"on": "2026-11-21", "answer": "none"}]
+
+
+def test_timestamps_follow_the_injected_clock(tmp_path):
+    at = dt.datetime(2030, 1, 2, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    store = Store(open_db(tmp_path / "bot.db"), clock=lambda: at)
+    uid = store.user("test", "a")["id"]
+    store.receive("test", "m1", uid, {})
+    store.save_case(uid, "report", "zh", {})
+    store.save_session(uid, "d", "s", {}, [])
+    store.remember_screen(uid, None)
+    stamp = "2030-01-02T03:30:00+00:00"
+    user = store.user_by_id(uid)
+    assert user["created_at"] == user["last_seen"] == stamp
+    assert store.cases(uid)[0]["created_at"] == stamp == store.session(uid)["updated_at"]
+    assert store.unfinished()[0]["received_at"] == stamp
+
+
+def test_the_engine_and_its_twins_share_the_engines_clock(make_engine, clock):
+    engine = make_engine()
+    assert engine.store.clock is clock and engine.twin().store.clock is clock
+    from bot.scheduler import own_store
+    assert own_store(engine).sql.clock is clock
+
+
+def test_a_message_journalled_on_arrival_is_handled_once(engine):
+    """Engine.journal (what Telegram's update queue calls) is the first step of Engine.handle."""
+    from bot.core.models import Inbound
+    inbound = Inbound(channel="test", user="j", message_id="q1", text="hello")
+    engine.journal(inbound)
+    engine.journal(inbound)
+    engine.journal(Inbound(channel="test", user="j", text="no id: never journalled"))
+    assert [(r["message_id"], r["status"], r["payload"]["text"]) for r in engine.store.unfinished("test")] == [
+        ("q1", "received", "hello")]
+    replies = engine.handle(inbound)
+    assert replies and [r["status"] for r in engine.store.unfinished("test")] == ["done"]
+    assert engine.handle(inbound) == replies                 # not acknowledged: the same replies again
+    assert engine.store.db.execute("SELECT count(*) FROM inbox").fetchone()[0] == 1

@@ -22,8 +22,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.channels.http import SECRET_HEADER, ServerContext, create_app
-from bot.channels.telegram import NOOP, TelegramBot, draft_digest
+from bot.channels.base import Channels
+from bot.channels.http import ServerContext, create_app
+from bot.channels.telegram import NOOP, SECRET_HEADER, TelegramBot, draft_digest
 from bot.config import Settings
 from bot.core.engine import Engine
 from tests.test_telegram_unit import (
@@ -280,7 +281,7 @@ async def test_webhook_mode_checks_the_secret_and_answers(api, make_engine, sett
                     telegram_webhook_secret="s3cret-token")
     bot = TelegramBot(engine, s, pace=0)
     await bot.start()
-    ctx = ServerContext(s, engine, telegram=bot)
+    ctx = ServerContext(s, engine, channels=Channels([bot]))
     runner = web.AppRunner(create_app(ctx, hooks=[]), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

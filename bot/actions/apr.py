@@ -46,7 +46,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.actions.registry import ActionContext, action
+from bot import locale
+from bot.actions.registry import ActionContext, Reads, action
+from bot.core import callbacks as cb
 from bot.core.models import Button, Reply
 from bot.knowledge.loader import source_line
 from bot.knowledge.models import Source
@@ -122,7 +124,7 @@ class Loan:
             return cls(contract=_num(slots.get("contract")), received=_num(slots.get("received")),
                        count=1, payment=_num(slots.get("once_amount")), period="once",
                        period_days=_int(slots.get("days")) or None)
-        period = slots.get("period") if slots.get("period") in PERIODS else ""
+        period = str(slots["period"]) if slots.get("period") in PERIODS else ""
         days = _int(slots.get("every_days")) if period == "every_n_days" else None
         return cls(contract=_num(slots.get("contract")), received=_num(slots.get("received")),
                    count=count, payment=_num(slots.get("each")), period=period, period_days=days or None)
@@ -243,18 +245,20 @@ def assess(loan: Loan, lpr_cap: float) -> Assessment:
 
 # --- the reply ----------------------------------------------------------------------------
 
-@action("apr_result")
+@action("apr_result", reads=Reads(
+    slots=("contract", "received", "count", "each", "once_amount", "period", "every_days", "days"),
+    options={"period": PERIODS}))
 def apr_result(ctx: ActionContext) -> list[Reply]:
     k, lang = ctx.knowledge, ctx.lang
     loan = Loan.from_slots(ctx.slots)
     bad = problems(loan)
-    again = Button(id="d:apr", label=ctx.t("apr.again"))
+    again = cb.StartDialog("apr").button(ctx.t("apr.again"))
     if bad:
         return [invalid_reply(k, lang, loan, bad, again)]
     result = assess(loan, float(k.facts.lpr.cap))
     buttons = [again]
     topics = ["interest_legal_limit"] + (["unlicensed_lender"] if result.above("lpr4") else [])
-    buttons += [Button(id=f"t:{topic}", label=k.answer(topic, lang).title) for topic in topics if topic in k.answers]
+    buttons += [cb.Topic(topic).button(k.answer(topic, lang).title) for topic in topics if topic in k.answers]
     return [Reply(text=result_text(k, lang, result), buttons=tuple(buttons), kind="answer")]
 
 
@@ -300,10 +304,9 @@ def result_text(k: Knowledge, lang: str, a: Assessment) -> str:
     worst = next((f for f in reversed(a.findings) if f.above), None)
     if worst is not None:
         ceilings = [f for f in a.findings if f.above]
-        sep = "；" if lang == "zh" else "; "
-        each = sep.join(t(lang, "apr.result.at_line", line=f"{lpr.cap}%" if f.line == "lpr4" else _pct(f.limit),
-                          total=money(f.lawful_total, lang),
-                          over=money(loan.total - f.lawful_total, lang)) for f in ceilings)
+        each = locale.clauses((t(lang, "apr.result.at_line", line=f"{lpr.cap}%" if f.line == "lpr4" else _pct(f.limit),
+                                 total=money(f.lawful_total, lang), over=money(loan.total - f.lawful_total, lang))
+                               for f in ceilings), lang)
         lines += ["", t(lang, "apr.result.compare", each=each)]
     elif a.rate.nominal <= 0:
         lines += ["", t(lang, "apr.result.free")]
@@ -332,8 +335,9 @@ def result_text(k: Knowledge, lang: str, a: Assessment) -> str:
 # --- formatting ---------------------------------------------------------------------------
 
 def money(amount: float, lang: str) -> str:
-    text = f"{amount:,.0f}" if abs(amount - round(amount)) < 0.005 else f"{amount:,.2f}"
-    return f"{text} 元" if lang == "zh" else f"{text} yuan"
+    """An amount in the calculation: 2,009.21 元 / 2,009.21 yuan (whole yuan without decimals)."""
+    text = locale.fmt_number(amount, lang, decimals=0 if abs(amount - round(amount)) < 0.005 else 2)
+    return locale.money(text, lang, "figure")
 
 
 def percent(fraction: float) -> str:

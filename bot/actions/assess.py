@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot import locale
 from bot.flow.dates import PastDay
 from bot.flow.numbers import Quantity, describe, value_of
-from bot.knowledge.loader import zh_article
+from bot.locale import fmt_number
 
 if TYPE_CHECKING:
     from bot.knowledge.loader import Knowledge
@@ -50,6 +51,13 @@ THIRD_PARTY = frozenset({"called_employer", "disclosed_debt", "pressed_others", 
                          "contacted_family"})
 EVIDENCE = ("recordings", "screenshots", "call_log", "witnesses", "documents")
 WANTS = ("stop_contact", "complain", "police", "negotiate", "understand")
+# The rest of the report's option ids the outputs know (report.py declares them all to the
+# start-up check against dialogs/report.yaml).
+ROLES = ("borrower", "contact")
+WORK_WHO = ("boss", "hr", "colleagues", "front_desk", "clients")
+CONSENT = ("not_agreed", "emergency_contact", "app_access", "not_sure")
+CONTACT_WANTS = ("stop_contact", "complain", "police", "understand")
+CONTACT_BY = ("messages_only", "calls_workhours", "calls_daytime")
 # Daily caps and the instrument that sets each (legal-facts.md s. 1): (count, cap, instrument).
 CONNECTED_CAP = 3    # connected notice calls a day to one debtor (GB/T 45251-2025, online lenders)
 UNANSWERED_CAP = 6   # unanswered dial attempts a day to one number (CBA guideline 2026, banks)
@@ -153,7 +161,7 @@ class Incident:
     def shown(self, name: str, lang: str) -> str:
         """A count or amount as the person gave it ("约30", "more than 30"); "" when not given."""
         q = self.quantities.get(name)
-        return q.text(lang, fmt_number) if q else ""
+        return q.text(lang, lambda v: fmt_number(v, lang)) if q else ""
 
     @property
     def management(self) -> tuple[str, ...]:
@@ -283,7 +291,7 @@ def assess(slots: Mapping[str, Any]) -> Assessment:
     found: list[Finding] = []
 
     def add(fid: str, severity: Severity, *rules: Rule | Iterable[Rule], notes: Iterable[str] = (),
-            **values: str | int | float) -> None:
+            **values: str | int | float | dict[str, Any]) -> None:
         flat: list[Rule] = []
         for r in rules:
             for rule in ([r] if isinstance(r, Rule) else r):
@@ -449,14 +457,10 @@ _RENUMBERED = {"police_law"}
 
 
 def articles_text(rule: Rule, lang: str) -> str:
+    """第293条之一 / Art. 293-1; a renumbered law's new numbering: 新法第50条 / new Art. 50."""
     if not rule.articles:
         return ""
-    if lang == "zh":
-        parts = [zh_article(art) for art in rule.articles]
-        return ("新法" if rule.instrument in _RENUMBERED else "") + "、".join(parts)
-    arts = list(rule.articles)
-    joined = arts[0] if len(arts) == 1 else ", ".join(arts[:-1]) + " and " + arts[-1]
-    return ("new " if rule.instrument in _RENUMBERED else "") + ("Art. " if len(arts) == 1 else "Arts. ") + joined
+    return locale.articles(rule.articles, lang, final_and=True, renumbered=rule.instrument in _RENUMBERED)
 
 
 def merge_rules(rules: Iterable[Rule]) -> list[Rule]:
@@ -475,17 +479,13 @@ def _article_key(article: str) -> tuple[int, ...]:
 def rule_name(rule: Rule, k: Knowledge, lang: str) -> str:
     """The instrument's name with its articles, without its scope (for letters)."""
     name = k.facts.instruments[rule.instrument].name.get(lang)
-    arts = articles_text(rule, lang)
-    if not arts:
-        return name
-    return f"{name}{arts}" if lang == "zh" else f"{name}, {arts}"
+    return locale.cite_in_text(name, rule.articles, lang, renumbered=rule.instrument in _RENUMBERED)
 
 
 def rule_line(rule: Rule, k: Knowledge, lang: str) -> str:
     """Name, articles and scope (who the rule binds), for the findings screen."""
     binds = k.facts.instruments[rule.instrument].binds.get(lang)
-    name = rule_name(rule, k, lang)
-    return f"{name}（适用于：{binds}）" if lang == "zh" else f"{name} (binds: {binds})"
+    return locale.binds(rule_name(rule, k, lang), binds, lang)
 
 
 SEVERITY_MARK = {"urgent": "🔴", "likely_violation": "🟠", "worth_raising": "🟡"}
@@ -495,12 +495,12 @@ def finding_text(f: Finding, k: Knowledge, lang: str) -> str:
     """One finding: severity, the one-line explanation, its honest notes, and its rules."""
     values = {**fact_values(k, lang), **{key: _fmt_value(v, lang) for key, v in f.values.items()}}
     t = k.text
-    lines = [f"{SEVERITY_MARK[f.severity]} {t(lang, f'report.severity.{f.severity}')}"
-             + ("：" if lang == "zh" else ": ") + t(lang, f"report.finding.{f.id}.text", **values)]
+    lines = [f"{SEVERITY_MARK[f.severity]} " + locale.label_value(
+        t(lang, f"report.severity.{f.severity}"), t(lang, f"report.finding.{f.id}.text", **values), lang)]
     lines += ["   " + t(lang, f"report.finding.{f.id}.{note}", **values) for note in f.notes]
     if f.rules:
-        lines.append("   " + t(lang, "report.out.rules")
-                     + ("；".join if lang == "zh" else "; ".join)(rule_line(r, k, lang) for r in f.rules))
+        rules = locale.clauses((rule_line(r, k, lang) for r in f.rules), lang)
+        lines.append("   " + t(lang, "report.out.rules") + rules)
     return "\n".join(lines)
 
 
@@ -521,10 +521,4 @@ def render_assessment(a: Assessment, k: Knowledge, lang: str, lender: str) -> li
 def _fmt_value(value: str | int | float | dict, lang: str) -> str:
     if isinstance(value, str):
         return value
-    return describe(value, lang, fmt_number)  # an estimate as the person said it
-
-
-def fmt_number(value: int | float) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
+    return describe(value, lang, lambda v: fmt_number(v, lang))  # an estimate as the person said it

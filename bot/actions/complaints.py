@@ -48,12 +48,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.actions.drafts import ADDRESSEE_LANG, blanks, fmt_date, how_line, render_draft, translation_reply
-from bot.actions.registry import ActionContext, action, button, command
+from bot.actions.buttons import ComplaintButton, ReminderButton
+from bot.actions.drafts import (
+    ADDRESSEE_LANG,
+    blanks,
+    fmt_date,
+    how_line,
+    reads_letters,
+    render_draft,
+    translation_reply,
+)
+from bot.actions.registry import ActionContext, Reads, action, button, command
 from bot.actions.routing import binds_institution_deadline, regulator_for
 from bot.actions.when import add_calendar, local
 from bot.core.models import Button, Reply
-from bot.flow.runner import State
 from storage.reminders import ReminderStore
 
 if TYPE_CHECKING:
@@ -221,7 +229,7 @@ def check_reply(k: Knowledge, lang: str, c: Mapping[str, Any], late_note: str = 
     if late_note:
         text = late_note + "\n" + text
     snooze = int(k.facts.deadlines["follow_up"]["snooze_days"])
-    buttons = tuple(Button(id=f"cpl:a:{c['id']}:{a}", label=k.text(lang, f"complaints.answer.{a}", days=snooze))
+    buttons = tuple(ComplaintButton("a", c["id"], a).button(k.text(lang, f"complaints.answer.{a}", days=snooze))
                     for a in answers_for(c["stage"]))
     return Reply(text=text, buttons=buttons, kind="reminder")
 
@@ -235,15 +243,15 @@ def _filed(c: Mapping[str, Any]) -> dt.date:
 # --- the dialog's completion ----------------------------------------------------------------
 
 def _rs(ctx: ActionContext) -> ReminderStore:
-    return ReminderStore(ctx.store.db)
+    return ctx.store.reminders
 
 
-def _save(ctx: ActionContext, slots: Mapping[str, Any], link: dict | None) -> list[Reply]:
+def _save(ctx: ActionContext, slots: Mapping[str, Any], link: Mapping[str, Any] | None) -> list[Reply]:
     """Record (or complete the linked draft of) a complaint, schedule its check, confirm."""
     rs = _rs(ctx)
     if rs.count_complaints(ctx.user_id) >= MAX_COMPLAINTS:  # a linked run's row is still a draft
         return [Reply(text=ctx.t("complaints.too_many_complaints", max=MAX_COMPLAINTS), kind="notice")]
-    body = slots.get("body") if slots.get("body") in BODIES else "other"
+    body = str(slots["body"]) if slots.get("body") in BODIES else "other"
     kind = slots.get("lender_kind") or (link or {}).get("lender_kind")
     stage = (link["stage"] if link and link.get("body") == body and link.get("stage")
              else first_stage(body, kind))
@@ -288,17 +296,20 @@ def _schedule_check(ctx: ActionContext, c: Mapping[str, Any], d: Deadline) -> li
     rs.add(ctx.user_id, user["channel"], "complaint", at, complaint_id=c["id"], now=ctx.now)
     lines.append(ctx.t("complaints.will_check", when=fmt_when(at, lang, k)))
     return [Reply(text="\n".join(lines), buttons=(
-        Button(id="cpl:l", label=ctx.t("complaints.button.list")),
-        Button(id="rem:l", label=ctx.t("complaints.button.reminders"))))]
+        ComplaintButton("l").button(ctx.t("complaints.button.list")),
+        ReminderButton("l").button(ctx.t("complaints.button.reminders"))))]
 
 
-@action("complaint_saved")
+@action("complaint_saved", reads=Reads(
+    slots=("body", "body_other", "lender_name", "lender_kind", "filed_on", "ticket"),
+    options={"body": BODIES, "lender_kind": LENDER_KINDS}))
 def complaint_saved(ctx: ActionContext) -> list[Reply]:
     """/track (complaint.yaml): a complaint not linked to anything."""
     return _save(ctx, ctx.slots, None)
 
 
-@action("complaint_saved_linked")
+@action("complaint_saved_linked", reads=Reads(
+    slots=("body", "body_other", "filed_on", "ticket"), options={"body": BODIES}))
 def complaint_saved_linked(ctx: ActionContext) -> list[Reply]:
     """complaint_next.yaml: completes the draft row made when the linked run started (a
     report's case, or the complaint this one escalates), which carries the link."""
@@ -318,7 +329,7 @@ def offer_tracking(ctx: ActionContext) -> list[Reply]:
 
 def track_button(k: Knowledge, lang: str, case_id: int) -> Button:
     """The "track my complaint" button for a report's case (for bot/actions/report.py)."""
-    return Button(id=f"cpl:track:{case_id}", label=k.text(lang, "complaints.button.track"))
+    return ComplaintButton("track", case_id).button(k.text(lang, "complaints.button.track"))
 
 
 # --- /complaints and its buttons --------------------------------------------------------------
@@ -335,11 +346,11 @@ def list_complaints(ctx: ActionContext) -> list[Reply]:
                      filed=_date(c["filed_on"], ctx.lang), ticket=_ticket(ctx.knowledge, ctx.lang, c),
                      status=_status(ctx, c))
         lines.append("• " + line)
-        buttons.append(Button(id=f"cpl:v:{c['id']}", label=_short(
+        buttons.append(ComplaintButton("v", c["id"]).button(_short(
             ctx.t("complaints.item_button", id=c["id"], body=body_name(ctx.knowledge, ctx.lang, c)))))
     if len(shown) > MAX_LISTED:
         lines.append(ctx.t("complaints.more", shown=MAX_LISTED, total=len(shown)))
-    buttons.append(Button(id="cpl:new", label=ctx.t("complaints.button.new")))
+    buttons.append(ComplaintButton("new").button(ctx.t("complaints.button.new")))
     return [Reply(text="\n".join(lines), buttons=tuple(buttons))]
 
 
@@ -349,32 +360,32 @@ def _status(ctx: ActionContext, c: Mapping[str, Any]) -> str:
     return ctx.t(f"complaints.status.{c['status']}")
 
 
-@button("cpl")
+@button(ComplaintButton)
 def complaint_button(ctx: ActionContext) -> list[Reply]:
-    what, _, rest = ctx.args.partition(":")
-    parts = rest.split(":") if rest else []
-    if what == "l":
+    data = ctx.data
+    assert isinstance(data, ComplaintButton)
+    if data.what == "l":
         return list_complaints(ctx)
-    if what == "new":
+    if data.what == "new":
         return _start_dialog(ctx, "complaint")
-    if what == "track" and parts and parts[0].isdigit():
-        return _track_case(ctx, int(parts[0]))
-    c = _rs(ctx).complaint(ctx.user_id, int(parts[0])) if parts and parts[0].isdigit() else None
+    if data.what == "track" and data.id is not None:
+        return _track_case(ctx, data.id)
+    c = _rs(ctx).complaint(ctx.user_id, data.id) if data.id is not None else None
     if c is None or c["status"] == "draft":
         return [Reply(text=ctx.t("complaints.not_found"), kind="notice")]
-    if what == "v":
+    if data.what == "v":
         return [_view(ctx, c)]
-    if what == "a" and len(parts) == 2 and parts[1] in ANSWERS:
-        return answer(ctx, c, parts[1])
-    if what == "s" and len(parts) == 3 and parts[1] in BODIES:
-        return _track_next(ctx, c, parts[1], parts[2] if parts[2] in STAGE_DEADLINE else None)
-    if what == "f":
+    if data.what == "a" and data.arg in ANSWERS:
+        return answer(ctx, c, data.arg)
+    if data.what == "s" and data.arg in BODIES:
+        return _track_next(ctx, c, data.arg, data.stage if data.stage in STAGE_DEADLINE else None)
+    if data.what == "f":
         return _followed_up(ctx, c)
-    if what == "x":
+    if data.what == "x":
         _rs(ctx).update_complaint(c["id"], ctx.now, status="closed")
         _rs(ctx).cancel_for_complaint(c["id"])
         return [Reply(text=ctx.t("complaints.closed", id=c["id"]), kind="notice",
-                      buttons=(Button(id="cpl:l", label=ctx.t("complaints.button.list")),))]
+                      buttons=(ComplaintButton("l").button(ctx.t("complaints.button.list")),))]
     return [Reply(text=ctx.t("complaints.not_found"), kind="notice")]
 
 
@@ -396,10 +407,10 @@ def _view(ctx: ActionContext, c: Mapping[str, Any]) -> Reply:
     buttons: list[Button] = []
     if c["status"] != "closed":
         snooze = int(k.facts.deadlines["follow_up"]["snooze_days"])
-        buttons += [Button(id=f"cpl:a:{c['id']}:{a}", label=ctx.t(f"complaints.answer.{a}", days=snooze))
+        buttons += [ComplaintButton("a", c["id"], a).button(ctx.t(f"complaints.answer.{a}", days=snooze))
                     for a in answers_for(c["stage"])]
-        buttons.append(Button(id=f"cpl:x:{c['id']}", label=ctx.t("complaints.button.stop")))
-    buttons.append(Button(id="cpl:l", label=ctx.t("complaints.button.list")))
+        buttons.append(ComplaintButton("x", c["id"]).button(ctx.t("complaints.button.stop")))
+    buttons.append(ComplaintButton("l").button(ctx.t("complaints.button.list")))
     return Reply(text="\n".join(lines), buttons=tuple(buttons))
 
 
@@ -423,7 +434,7 @@ def answer(ctx: ActionContext, c: Mapping[str, Any], what: str) -> list[Reply]:
     if what in ("solved", "stopped"):
         rs.update_complaint(c["id"], ctx.now, status="solved", history=history)
         return [Reply(text=ctx.t(f"complaints.done.{what}"), buttons=(
-            Button(id="cpl:l", label=ctx.t("complaints.button.list")),))]
+            ComplaintButton("l").button(ctx.t("complaints.button.list")),))]
     if what == "accepted":
         d = deadline("conclude", _filed(c), k.facts.deadlines)
         rs.update_complaint(c["id"], ctx.now, stage="conclude", due_on=d.due.isoformat(), history=history)
@@ -450,7 +461,7 @@ def _followed_up(ctx: ActionContext, c: Mapping[str, Any]) -> list[Reply]:
     history = [*c["history"], {"on": ctx.now.date().isoformat(), "answer": "followed_up"}]
     rs.update_complaint(c["id"], ctx.now, status="open", history=history)
     return [Reply(text=ctx.t("complaints.followed_up", when=fmt_when(at, ctx.lang, k)), kind="notice",
-                  buttons=(Button(id="cpl:l", label=ctx.t("complaints.button.list")),))]
+                  buttons=(ComplaintButton("l").button(ctx.t("complaints.button.list")),))]
 
 
 # --- escalation drafts --------------------------------------------------------------------------
@@ -472,13 +483,13 @@ def escalation_replies(ctx: ActionContext, c: Mapping[str, Any], what: str, step
                 nfra_site=f.hotlines["nfra"].site or "", legal=f.hotlines["legal"].number,
                 blanks=blanks(k, lang, letters), **numbers)
     if step.to is None:  # a follow-up to the same body: ask again after a while
-        sent = Button(id=f"cpl:f:{c['id']}", label=ctx.t("complaints.button.followed_up"))
+        sent = ComplaintButton("f", c["id"]).button(ctx.t("complaints.button.followed_up"))
     else:                # a complaint to another body: track it as its own complaint
-        sent = Button(id=f"cpl:s:{c['id']}:{step.to}:{step.stage or first_stage(step.to, c.get('lender_kind'))}",
-                      label=ctx.t("complaints.button.sent"))
-    buttons = [sent, Button(id="cpl:l", label=ctx.t("complaints.button.list"))]
+        stage = step.stage or first_stage(step.to, c.get("lender_kind"))
+        sent = ComplaintButton("s", c["id"], step.to, stage).button(ctx.t("complaints.button.sent"))
+    buttons = [sent, ComplaintButton("l").button(ctx.t("complaints.button.list"))]
     replies = [Reply(text=how_line(how, k, lang, letters)), Reply(text=text, kind="draft", draft_id=step.draft)]
-    if letters != lang:
+    if not reads_letters(k, lang, letters):
         own = render_draft(step.draft, draft_context(ctx, c, what, step, lang), k, lang)
         replies.append(translation_reply(k, lang, own))
     return [*replies, Reply(text=ctx.t("complaints.after_draft"), buttons=tuple(buttons))]
@@ -550,16 +561,11 @@ def _case_facts(case: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date
 
 def _start_dialog(ctx: ActionContext, dialog_id: str, step: str | None = None, slots: dict | None = None,
                   history: tuple[str, ...] = (), intro: str | None = None) -> list[Reply]:
-    """Start a dialog at `step` with answers already known (the engine starts dialogs only
-    at their first step). The session is saved in the message's transaction."""
-    engine = ctx.extra["engine"]
-    if step is None:
-        turn = engine.runner.start(dialog_id, ctx.lang)
-        state, replies = turn.state, list(turn.replies)
-    else:
-        state = State(dialog=dialog_id, step=step, slots=slots or {}, history=history)
-        replies = [engine.runner.screen(state, ctx.lang)]
-    ctx.store.save_session(ctx.user_id, state.dialog, state.step, state.slots, list(state.history), 0, False)
+    """Start a dialog at `step` with answers already known (a command or a dialog button
+    starts dialogs only at their first step). The session is saved in the message's
+    transaction, by the engine's capability."""
+    assert ctx.start_dialog is not None
+    replies = ctx.start_dialog(dialog_id, step=step, slots=slots, history=history)
     return ([Reply(text=intro)] if intro else []) + replies
 
 

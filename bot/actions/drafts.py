@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from bot import locale
 from bot.actions.assess import (
     BEHAVIOURS,
     Assessment,
@@ -49,12 +50,12 @@ from bot.actions.assess import (
     R,
     Rule,
     assess,
-    fmt_number,
     merge_rules,
     rule_name,
 )
 from bot.actions.routing import Route, binds_institution_deadline, needs_police_statement, route
 from bot.core.models import Reply
+from bot.locale import fmt_date  # also for complaints.py
 
 if TYPE_CHECKING:
     from bot.knowledge.loader import Knowledge
@@ -76,8 +77,6 @@ LENDER_RULES: dict[str, tuple[Rule, ...]] = {
     "platform": (R("gbt45251"),),
     "unlicensed_unknown": (R("gbt45251"),),
 }
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 
 
 def applicable(inc: Incident) -> list[str]:
@@ -94,16 +93,6 @@ def applicable(inc: Incident) -> list[str]:
     return [d for d in DRAFTS if d in wanted]
 
 
-def fmt_date(day: dt.date, lang: str) -> str:
-    if lang == "zh":
-        return f"{day.year}年{day.month}月{day.day}日"
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
-def fmt_money(amount: float, lang: str) -> str:
-    return f"{fmt_number(amount)}元" if lang == "zh" else f"{fmt_number(amount)} yuan"
-
-
 def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge, lang: str,
                   today: dt.date) -> dict[str, Any]:
     """Everything a draft template may use besides the facts. No value is ever None, so a
@@ -112,7 +101,6 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
     def t(key: str, **values: object) -> str:
         return k.text(lang, key, **values)
 
-    sep = "、" if lang == "zh" else ", "
     blank = {b: t(f"report.blank.{b}") for b in
              ("name", "phone", "id_number", "date", "city", "ticket", "monthly", "months", "first_date",
               "amount", "legal_name", "contract_no", "id_last4", "regulator_choice")}
@@ -133,7 +121,7 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
             else f"report.says.{b}"
         phrase = t(key)
         if b == "other" and inc.other_text:
-            phrase += ("：" if lang == "zh" else ": ") + inc.other_text
+            phrase = locale.label_value(phrase, inc.other_text, lang)
         return phrase
 
     serious = [f for f in assessment.findings if f.severity != "worth_raising"] or list(assessment.findings)
@@ -148,7 +136,7 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
 
     def money(name: str) -> str:
         shown = inc.shown(name, lang)
-        return (f"{shown}元" if lang == "zh" else f"{shown} yuan") if shown else ""
+        return locale.money(shown, lang) if shown else ""
 
     deducted = bool(inc.loan_amount and inc.loan_received is not None and inc.loan_received < inc.loan_amount)
     return {
@@ -166,9 +154,9 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
         "period": period,
         "acts": [act(b) for b in inc.ordered_behaviours()],
         "b": {b: b in inc.behaviours for b in BEHAVIOURS},
-        "work_who": sep.join(t(f"report.work_who.opt.{w}") for w in inc.work_who
-                             if k.has_text(lang, f"report.work_who.opt.{w}")),
-        "work_heads": sep.join(t(f"report.work_who.opt.{w}") for w in inc.management),
+        "work_who": locale.join((t(f"report.work_who.opt.{w}") for w in inc.work_who
+                                 if k.has_text(lang, f"report.work_who.opt.{w}")), lang),
+        "work_heads": locale.join((t(f"report.work_who.opt.{w}") for w in inc.management), lang),
         "work_said": inc.work_said,
         "consent": inc.consent or "",
         "reachable": "" if inc.reachable is None else ("yes" if inc.reachable else "no"),
@@ -204,7 +192,21 @@ def _template(env: jinja2.Environment, path: str) -> jinja2.Template:
 
 
 def template_path(k: Knowledge, lang: str, draft_id: str) -> Path:
-    return k.root / lang / "drafts" / f"{draft_id}.j2"
+    """content/<lang>/drafts/<id>.j2, or its fallback language's when `lang` has none."""
+    path = k.root / lang / "drafts" / f"{draft_id}.j2"
+    loc = k.locales.get(lang)
+    if loc is not None and loc.fallback and not path.exists():
+        return template_path(k, loc.fallback, draft_id)
+    return path
+
+
+def reads_letters(k: Knowledge, lang: str, letters: str) -> bool:
+    """Does someone chatting in `lang` read letters in `letters` as they are, so that no
+    translation follows them? The same language, or one that falls back to it for its letters
+    (a language without drafts of its own would "translate" them into the same text)."""
+    loc = k.locales.get(lang)
+    return lang == letters or (loc is not None and loc.fallback == letters
+                               and not (k.root / lang / "drafts").is_dir())
 
 
 def render_draft(draft_id: str, context: Mapping[str, Any], k: Knowledge, lang: str) -> str:
@@ -233,7 +235,7 @@ def how_line(text: str, k: Knowledge, lang: str, letters: str) -> str:
     """A "who it is for and how to send it" line (in `lang`) for a letter in `letters`: when the
     two differ, one more line says which language the letter is in and that it is the one to
     send, with its translation after it."""
-    return text if letters == lang else text + "\n" + k.text(lang, f"letter.note.{letters}")
+    return text if reads_letters(k, lang, letters) else text + "\n" + k.text(lang, f"letter.note.{letters}")
 
 
 def blanks(k: Knowledge, lang: str, letters: str) -> str:

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from bot.actions.registry import ActionContext, action
+from bot.actions.registry import ActionContext, Reads, action
 from bot.core import screens
 from bot.core.models import Reply
-
-# What each /start choice leads to: a topic answer (None: invite a typed question).
-NEED_TOPIC = {
-    "employer": "employer_contact",
-    "contacts": "contacts_contact",
-    "threats": "threats_violence",
-    "calls": "call_hours_frequency",
-    "complain": "complaint_channels",
-    "ask": None,
-}
+from bot.knowledge.loader import Knowledge
 
 
-def topic_for_need(need: str | None) -> str | None:
-    return NEED_TOPIC.get(need or "ask")
+def topic_for_need(k: Knowledge, need: str | None) -> str | None:
+    """What a /start choice leads to (content/menus.yaml `start`): a topic, or None to invite a
+    typed question. The start-up check matches the choices with the dialog's options."""
+    return k.menus.start.get(need or "ask") if k.menus else None
 
 
-@action("onboard")
+@action("onboard", reads=Reads(slots=("need",)))
 def onboard(ctx: ActionContext) -> list[Reply]:
-    topic = topic_for_need(ctx.slots.get("need"))
-    engine = ctx.extra["engine"]
+    topic = topic_for_need(ctx.knowledge, ctx.slots.get("need"))
     if topic is None or topic not in ctx.knowledge.answers:
         return [Reply(text=ctx.t("start.ask_prompt"))]
-    return [screens.answer(ctx.knowledge, topic, ctx.lang, engine.dialogs)]
+    return [screens.answer(ctx.knowledge, topic, ctx.lang, ctx.dialogs)]

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.actions import complaints
-from bot.actions.registry import ActionContext, button, command
+from bot.actions.buttons import ReminderButton
+from bot.actions.registry import ActionContext, before_reply, button, command
 from bot.actions.when import WhenError, add_calendar, parse_when
-from bot.core.engine import BEFORE_REPLY
-from bot.core.models import Button, Reply
+from bot.core.models import Reply
 from storage.reminders import ReminderStore, from_iso
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ SNOOZES = {"1h": dt.timedelta(hours=1), "1d": dt.timedelta(days=1), "1w": dt.tim
 
 
 def _rs(ctx: ActionContext) -> ReminderStore:
-    return ReminderStore(ctx.store.db)
+    return ctx.store.reminders
 
 
 # --- /remind ------------------------------------------------------------------------------------
@@ -60,16 +60,15 @@ def remind(ctx: ActionContext) -> list[Reply]:
     assert user is not None
     rid = rs.add(ctx.user_id, user["channel"], "personal", when.at, text=text, now=ctx.now)
     return [Reply(text=ctx.t("remind.set", when=_when(ctx, when.at), text=text), buttons=(
-        Button(id=f"rem:x:{rid}", label=ctx.t("remind.button.cancel")),
-        Button(id="rem:l", label=ctx.t("remind.button.list"))))]
+        ReminderButton("x", rid).button(ctx.t("remind.button.cancel")),
+        ReminderButton("l").button(ctx.t("remind.button.list"))))]
 
 
 def _when(ctx: ActionContext, at: dt.datetime) -> str:
     """The time in the user's zone, naming the zone when it is not the bot's default."""
     local = at.astimezone(ctx.tz)
     text = complaints.fmt_when(local, ctx.lang, ctx.knowledge)
-    default = ctx.extra["engine"].settings.bot_timezone if "engine" in ctx.extra else None
-    if default and str(ctx.tz) != default:
+    if str(ctx.tz) != ctx.default_tz:
         text += f" ({ctx.tz})"
     return text
 
@@ -86,8 +85,8 @@ def list_reminders(ctx: ActionContext) -> list[Reply]:
     for n, row in enumerate(rows[:MAX_LISTED], 1):
         lines.append(ctx.t("remind.item", n=n, when=_when(ctx, from_iso(row["due_at"])), what=_what(ctx, row)))
         if row["status"] == "pending":
-            buttons += [Button(id=f"rem:x:{row['id']}", label=ctx.t("remind.button.cancel_n", n=n)),
-                        Button(id=f"rem:s:{row['id']}", label=ctx.t("remind.button.snooze_n", n=n))]
+            buttons += [ReminderButton("x", row['id']).button(ctx.t("remind.button.cancel_n", n=n)),
+                        ReminderButton("s", row["id"]).button(ctx.t("remind.button.snooze_n", n=n))]
     if len(rows) > MAX_LISTED:
         lines.append(ctx.t("remind.more", shown=MAX_LISTED, total=len(rows)))
     return [Reply(text="\n".join(lines), buttons=tuple(buttons))]
@@ -102,25 +101,25 @@ def _what(ctx: ActionContext, row: Mapping[str, Any]) -> str:
     return row["text"] or ctx.t("remind.no_text")
 
 
-@button("rem")
+@button(ReminderButton)
 def reminder_button(ctx: ActionContext) -> list[Reply]:
-    what, _, rest = ctx.args.partition(":")
-    if what == "l":
+    data = ctx.data
+    assert isinstance(data, ReminderButton)
+    if data.what == "l":
         return list_reminders(ctx)
-    rid, _, option = rest.partition(":")
     rs = _rs(ctx)
-    row = rs.get(ctx.user_id, int(rid)) if rid.isdigit() else None
+    row = rs.get(ctx.user_id, data.id) if data.id is not None else None
     if row is None:
         return [Reply(text=ctx.t("remind.not_found"), kind="notice")]
-    if what == "x":
+    if data.what == "x":
         if rs.cancel(ctx.user_id, row["id"]):
             return [Reply(text=ctx.t("remind.cancelled", what=_what(ctx, row)), kind="notice")]
         return [Reply(text=ctx.t(f"remind.cannot_cancel.{row['status']}"), kind="notice")]
-    if what == "s":
+    if data.what == "s":
         return [Reply(text=ctx.t("remind.snooze_q", what=_what(ctx, row)), buttons=tuple(
-            Button(id=f"rem:z:{row['id']}:{key}", label=ctx.t(f"remind.snooze.{key}")) for key in SNOOZES))]
-    if what == "z" and option in SNOOZES:
-        return _snooze(ctx, rs, row, option)
+            ReminderButton("z", row["id"], key).button(ctx.t(f"remind.snooze.{key}")) for key in SNOOZES))]
+    if data.what == "z" and data.option in SNOOZES:
+        return _snooze(ctx, rs, row, data.option)
     return [Reply(text=ctx.t("remind.not_found"), kind="notice")]
 
 
@@ -154,10 +153,11 @@ def reminder_replies(k: Knowledge, lang: str, tz: dt.tzinfo, row: Mapping[str, A
     if late:
         text = late + "\n" + text
     return [Reply(text=text, kind="reminder", buttons=(
-        Button(id=f"rem:z:{row['id']}:1h", label=k.text(lang, "remind.again.1h")),
-        Button(id=f"rem:z:{row['id']}:1d", label=k.text(lang, "remind.again.1d"))))]
+        ReminderButton("z", row["id"], "1h").button(k.text(lang, "remind.again.1h")),
+        ReminderButton("z", row["id"], "1d").button(k.text(lang, "remind.again.1d"))))]
 
 
+@before_reply
 def due_reminders(ctx: ActionContext) -> list[Reply]:
     """Engine "before reply" provider: the user's due reminders, marked sent in the message's
     transaction, so they go out with (and are stored like) the answer to that message."""
@@ -169,4 +169,3 @@ def due_reminders(ctx: ActionContext) -> list[Reply]:
     return replies
 
 
-BEFORE_REPLY.append(due_reminders)

@@ -26,11 +26,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.actions.assess import Assessment, Incident, assess, render_assessment
+from bot.actions.assess import (
+    BEHAVIOURS,
+    CONSENT,
+    CONTACT_BY,
+    CONTACT_WANTS,
+    EVIDENCE,
+    KINDS,
+    ROLES,
+    WANTS,
+    WORK_WHO,
+    Assessment,
+    Incident,
+    assess,
+    render_assessment,
+)
+from bot.actions.buttons import CaseButton
 from bot.actions.complaints import track_button
-from bot.actions.drafts import ADDRESSEE_LANG, blanks, how_line, render_drafts, translation_reply
-from bot.actions.registry import ActionContext, action, button, command
+from bot.actions.drafts import ADDRESSEE_LANG, blanks, how_line, reads_letters, render_drafts, translation_reply
+from bot.actions.registry import ActionContext, Reads, action, button, command
 from bot.actions.routing import Route, render_route, route
+from bot.core import callbacks as cb
 from bot.core.models import Button, Reply
 
 if TYPE_CHECKING:
@@ -42,6 +58,19 @@ MAX_CASES = 200             # saved reports per user: far more than anyone needs
 MAX_MESSAGE = 3500          # characters; long findings are split between messages at finding edges
 MAX_LABEL = 40              # characters of a button label
 FOLLOW_UP_TOPICS = ("complaint_followup", "evidence_collection")
+
+
+#: What the report's outputs read (assess.Incident.from_slots), checked against report.yaml.
+REPORT_READS = Reads(
+    slots=("role", "lender_name", "lender_kind", "behaviours", "work_who", "work_said", "consent", "reachable",
+           "threat_words", "visit_stayed", "calls_per_day", "calls_connected", "calls_unanswered", "texts_per_day",
+           "call_hours", "other_text", "started", "latest", "collector_ids", "evidence", "loan_amount",
+           "loan_received", "overdue_since", "wants", "contact_wants", "contact_by", "your_name", "your_phone"),
+    options={"role": ROLES, "lender_kind": KINDS, "behaviours": BEHAVIOURS, "work_who": WORK_WHO,
+             "consent": CONSENT, "evidence": EVIDENCE, "wants": WANTS, "contact_wants": CONTACT_WANTS,
+             "contact_by": CONTACT_BY},
+    legacy=("calls_per_day",),   # older cases: one mixed count
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +92,7 @@ def compose(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date,
     assessment = assess(slots)
     rt = route(slots, assessment)
     drafts = render_drafts(slots, k, letters, today, assessment, rt)
-    translations = render_drafts(slots, k, lang, today, assessment, rt) if letters != lang else {}
+    translations = render_drafts(slots, k, lang, today, assessment, rt) if not reads_letters(k, lang, letters) else {}
     return Outcome(Incident.from_slots(slots), assessment, rt, drafts, letters, translations)
 
 
@@ -124,7 +153,7 @@ def drafts_title(o: Outcome, k: Knowledge, lang: str, english_button: bool = Fal
 
 
 def english_button(k: Knowledge, lang: str, case_id: int) -> Button:
-    return Button(id=f"k:e:{case_id}", label=_short(k.text(lang, "letter.button.en")))
+    return CaseButton("e", case_id).button(_short(k.text(lang, "letter.button.en")))
 
 
 def case_data(slots: Mapping[str, Any], o: Outcome, lang: str, now: dt.datetime) -> dict[str, Any]:
@@ -141,7 +170,7 @@ def case_data(slots: Mapping[str, Any], o: Outcome, lang: str, now: dt.datetime)
     }
 
 
-@action("report_outcome")
+@action("report_outcome", reads=REPORT_READS)
 def report_outcome(ctx: ActionContext) -> list[Reply]:
     k, lang = ctx.knowledge, ctx.lang
     o = compose(ctx.slots, k, lang, ctx.now.date())
@@ -154,10 +183,10 @@ def report_outcome(ctx: ActionContext) -> list[Reply]:
                              kind="notice"))
         return replies
     case_id = ctx.store.save_case(ctx.user_id, CASE_KIND, lang, case_data(ctx.slots, o, lang, ctx.now))
-    buttons = [track_button(k, lang, case_id), Button(id="k:l", label=ctx.t("report.out.button_cases"))]
+    buttons = [track_button(k, lang, case_id), CaseButton("l").button(ctx.t("report.out.button_cases"))]
     if english:   # letters not in the user's language: the English ones are a tap away
         buttons.append(english_button(k, lang, case_id))
-    buttons += [Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in FOLLOW_UP_TOPICS if t in k.answers]
+    buttons += [cb.Topic(t).button(k.answer(t, lang).title) for t in FOLLOW_UP_TOPICS if t in k.answers]
     closing = ctx.t("report.out.saved", case_id=case_id) + "\n" + ctx.t("not_lawyer")
     replies.append(Reply(text=closing, buttons=tuple(buttons)))
     return replies
@@ -176,19 +205,20 @@ def list_cases(ctx: ActionContext) -> list[Reply]:
     for case in shown:
         label = ctx.t("cases.item", id=case["id"], date=_case_date(case, ctx), lender=_lender(case))
         lines.append("• " + label)
-        buttons.append(Button(id=f"k:v:{case['id']}", label=_short(label)))
+        buttons.append(CaseButton("v", case['id']).button(_short(label)))
     if total > len(shown):
         lines.append(ctx.t("cases.more", shown=len(shown), total=total))
     return [Reply(text="\n".join(lines), buttons=tuple(buttons))]
 
 
-@button("k")
+@button(CaseButton)
 def case_button(ctx: ActionContext) -> list[Reply]:
-    what, _, rest = ctx.args.partition(":")
+    data = ctx.data
+    assert isinstance(data, CaseButton)
+    what, draft_id = data.what, data.draft or ""
     if what == "l":
         return list_cases(ctx)
-    case_part, _, draft_id = rest.partition(":")
-    case = ctx.store.case(ctx.user_id, int(case_part)) if case_part.isdigit() else None
+    case = ctx.store.case(ctx.user_id, data.case) if data.case is not None else None
     if case is None or case.get("kind") != CASE_KIND:
         return [Reply(text=ctx.t("cases.not_found"), kind="notice")]
     k, lang = ctx.knowledge, ctx.lang
@@ -201,10 +231,10 @@ def case_button(ctx: ActionContext) -> list[Reply]:
     if what == "e":
         return english_replies(ctx, o, case["id"])
     title = ctx.t("cases.view_title", id=case["id"], lender=_lender(case), date=_case_date(case, ctx))
-    buttons = [Button(id=f"k:d:{case['id']}:{d}", label=_short(ctx.t(f"report.draft.{d}.title")))
+    buttons = [CaseButton("d", case['id'], d).button(_short(ctx.t(f"report.draft.{d}.title")))
                for d in o.drafts]
-    buttons += [Button(id=f"k:a:{case['id']}", label=ctx.t("cases.all_drafts")), english_button(k, lang, case["id"]),
-                track_button(k, lang, case["id"]), Button(id="k:l", label=ctx.t("cases.back"))]
+    buttons += [CaseButton("a", case['id']).button(ctx.t("cases.all_drafts")), english_button(k, lang, case["id"]),
+                track_button(k, lang, case["id"]), CaseButton("l").button(ctx.t("cases.back"))]
     pick = ctx.t("cases.pick_draft") + "\n" + ctx.t(f"cases.letters_in.{o.letters}")
     return [Reply(text=title), *findings_replies(o, k, lang), steps_reply(o, k, lang),
             Reply(text=pick, buttons=tuple(buttons))]
@@ -214,17 +244,17 @@ def english_replies(ctx: ActionContext, o: Outcome, case_id: int) -> list[Reply]
     """Every letter in English, as drafts (a Chinese user also gets each in Chinese to read),
     between a line saying they are only for someone who reads English and a way back."""
     k, lang = ctx.knowledge, ctx.lang
-    back = (Button(id=f"k:a:{case_id}", label=_short(ctx.t(f"letter.button.{ADDRESSEE_LANG}"))),
-            Button(id="k:l", label=ctx.t("cases.back")))
+    back = (CaseButton("a", case_id).button(_short(ctx.t(f"letter.button.{ADDRESSEE_LANG}"))),
+            CaseButton("l").button(ctx.t("cases.back")))
     return [Reply(text=ctx.t("letter.english_intro")), *draft_replies(o, k, lang),
             Reply(text=ctx.t("letter.english_end"), buttons=back)]
 
 
-def _lender(case: dict) -> str:
+def _lender(case: Mapping[str, Any]) -> str:
     return str(case["data"].get("answers", {}).get("lender_name") or "?")
 
 
-def _case_date(case: dict, ctx: ActionContext) -> str:
+def _case_date(case: Mapping[str, Any], ctx: ActionContext) -> str:
     try:
         when = dt.datetime.fromisoformat(case["created_at"])
     except (KeyError, TypeError, ValueError):

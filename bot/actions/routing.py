@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot import locale
 from bot.actions.assess import Assessment, Incident, assess, fact_values
 
 if TYPE_CHECKING:
@@ -155,9 +156,8 @@ def evidence_step(inc: Incident) -> RouteStep:
 
 def step_text(step: RouteStep, inc: Incident, k: Knowledge, lang: str, values: dict[str, Any]) -> str:
     t = k.text
-    sep = "、" if lang == "zh" else ", "
     v = {**values, "lender": inc.lender,
-         "work": sep.join(t(lang, f"report.work_who.opt.{w}") for w in inc.management)
+         "work": locale.join((t(lang, f"report.work_who.opt.{w}") for w in inc.management), lang)
          or t(lang, "report.out.your_employer")}
     if step.draft:
         v["draft"] = t(lang, f"report.draft.{step.draft}.title")
@@ -165,11 +165,11 @@ def step_text(step: RouteStep, inc: Incident, k: Knowledge, lang: str, values: d
         lines = [t(lang, "report.route.evidence", **v)]
         if step.have:
             lines.append(t(lang, "report.route.evidence_have",
-                           items=sep.join(t(lang, f"report.evidence_item.{e}") for e in step.have)))
+                           items=locale.join((t(lang, f"report.evidence_item.{e}") for e in step.have), lang)))
         if step.gather:
             lines.append(t(lang, "report.route.evidence_gather",
-                           items=sep.join(t(lang, f"report.evidence_item.{e}") for e in step.gather)))
-        text = " ".join(lines) if lang == "en" else "".join(lines)
+                           items=locale.join((t(lang, f"report.evidence_item.{e}") for e in step.gather), lang)))
+        text = locale.sentences(lines, lang)
     else:
         text = t(lang, f"report.route.{step.id}", **v)
         if step.draft:

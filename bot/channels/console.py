@@ -2,12 +2,18 @@
 
 Non-interactive input is handled line by line as it arrives, with a flush after each reply,
 so another program can hold a conversation through a pipe.
+
+The terminal is a channel like the others (bot/channels/base.py): buttons as `[N] label`
+lines (base.plain_text, as on WeChat), `--jsonl` replies in the one JSON shape
+(Reply.to_json, as /api/chat), the engine's dedup and the last-resort error through
+base.handle, and reminders pushed through `push` (bot.scheduler.console_hook ticks the
+reminder loop for the chat's user between lines). It runs the engine in the foreground: it
+has no event loop and no worker thread.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import uuid
 from collections.abc import Callable
@@ -15,36 +21,19 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
+from bot.channels.base import HandlingFailed, handle, plain_text
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
 
 CHANNEL = "console"
-log = logging.getLogger("bot.console")
-
-
-def render_text(reply: Reply) -> str:
-    """A reply as plain text: the message, then buttons as `[N] label`, then files."""
-    lines = [reply.text]
-    lines += [f"[{i}] {b.label}" for i, b in enumerate(reply.buttons, 1)]
-    for f in reply.files:
-        lines.append(f"--- {f.name} ---")
-        lines.append(f.content if f.content is not None else (f.url or ""))
-        lines.append("--- end ---")
-    return "\n".join(lines)
-
-
-def reply_json(reply: Reply) -> dict:
-    """The /api/chat shape of a reply (interfaces.md)."""
-    return {
-        "text": reply.text,
-        "buttons": [{"id": b.id, "label": b.label} for b in reply.buttons],
-        "files": [{"name": f.name, "url": f.url or "", **({"content": f.content} if f.content else {})}
-                  for f in reply.files],
-        "kind": reply.kind,
-    }
 
 
 class Console:
+    """The channel for one terminal user (`user`); `push` reaches only them."""
+
+    name = CHANNEL
+    can_push = True
+
     def __init__(self, engine: Engine, user: str, out: TextIO, jsonl: bool = False):
         self.engine = engine
         self.user = user
@@ -53,6 +42,20 @@ class Console:
         self.run_id = uuid.uuid4().hex[:12]
         self.count = 0
         self.held: list[tuple[Inbound, list[Reply]]] = []  # recovered, for the next output line (--jsonl)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def push(self, user: str, replies: list[Reply]) -> bool:
+        """Due reminders, printed now: only to this terminal's user (another terminal's user
+        gets them with their next message)."""
+        if user != self.user:
+            return False
+        self.show(replies)
+        return True
 
     def set_lang(self, lang: str) -> None:
         row = self.engine.store.user(CHANNEL, self.user)
@@ -81,10 +84,9 @@ class Console:
             inbound, error = Inbound(channel=CHANNEL, user=self.user, message_id=message_id, text=raw), None
         replies: list[Reply] = []
         if inbound is not None:
-            try:
-                replies = self.engine.handle(inbound)
-            except Exception as exc:  # the engine answers its own errors; storage may still fail
-                log.error("chat: handling failed: %s", type(exc).__name__)
+            try:  # acknowledged once printed, below
+                replies = handle(self.engine, inbound, ack=False)
+            except HandlingFailed:  # logged by type; the chat goes on
                 error = "internal error, please send it again"
                 inbound = None
         held, self.held = self.held, []
@@ -120,12 +122,12 @@ class Console:
 
     def _emit(self, replies: list[Reply], error: str | None = None) -> None:
         if self.jsonl:
-            out: dict = {"replies": [reply_json(r) for r in replies]}
+            out: dict = {"replies": [r.to_json() for r in replies]}
             if error:
                 out["error"] = error
             self._write(json.dumps(out, ensure_ascii=False))
         else:
-            self._write("\n\n".join([render_text(r) for r in replies] + ([error] if error else [])) + "\n")
+            self._write("\n\n".join([plain_text(r) for r in replies] + ([error] if error else [])) + "\n")
 
     def _write(self, text: str) -> None:
         self.out.write(text + "\n")

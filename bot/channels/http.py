@@ -1,55 +1,54 @@
-"""The HTTP server (aiohttp): /healthz, the Telegram webhook, and room for the other channels.
+"""The HTTP server (aiohttp): /healthz and the routes of whatever channels are configured.
 
-    app = create_app(ServerContext(settings, engine, telegram=bot))
+    app = create_app(ServerContext(settings, engine, channels=Channels([bot])))
 
-Other channels add their routes without editing this file: a module named in
-OPTIONAL_ROUTES (bot.channels.web for `/` and `/api/chat`, bot.channels.wechat for
-`/wechat`) that defines `setup_routes(app: web.Application, ctx: ServerContext)` is picked
-up when it exists; tests and embedders pass `hooks=[...]` instead. `ctx.senders` maps a
-channel name to an async `send(user, replies) -> bool`, for the reminder loop to deliver to
-the user's own channel.
+This module knows no channel by name. `create_app` mounts the routes of every channel in
+`ctx.channels` that has a `routes(app)` (bot/channels/base.py: the web chat's `/` and
+`/api/chat`, WeChat's `/wechat`, Telegram's `/telegram` webhook) and reports each one's
+`health()` in /healthz. With `hooks=None` it first configures the channels of
+bot.channels.SERVED from the settings (the app then starts and stops them); tests and
+embedders pass `hooks=[...]` instead, each `hook(app, ctx)`.
 
-`run_services` is the lifecycle behind `python -m bot run | serve | telegram`: start the
-channels and the reminder loop (bot/scheduler.py, sending through `ctx.senders`), print
-where they listen, wait for SIGINT/SIGTERM, stop in reverse order (the reminder loop, then
-the HTTP server, so no new webhook update arrives while the Telegram application drains),
-all within STOP_TIMEOUT whatever the network does (unsent replies stay in the database).
+`run_services` is the lifecycle behind `python -m bot run | serve | telegram`: configure the
+channels named (bot.channels.MODULES; a channel whose settings are missing is skipped),
+start them, the HTTP server and the reminder loop (bot/scheduler.py, pushing through the
+channels that can push), print where they listen, wait for SIGINT/SIGTERM, stop in reverse
+order (the reminder loop, then the HTTP server, so no new webhook update arrives while a
+channel drains, then the channels), all within STOP_TIMEOUT whatever the network does
+(unsent replies stay in the database).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import importlib
 import logging
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from aiohttp import web
-from telegram.error import TelegramError
 
+from bot.channels import MODULES, SERVED
+from bot.channels.base import Channel, Channels, StartFailed, configure
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Reply
 
-if TYPE_CHECKING:
-    from bot.channels.telegram import TelegramBot
-
 log = logging.getLogger("bot.http")
 
-OPTIONAL_ROUTES = ("bot.channels.web", "bot.channels.wechat")
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+OPTIONAL_ROUTES = tuple(MODULES[name] for name in SERVED)
+# /healthz has always said "telegram": "off" when this process runs no Telegram; monitors read it
+ALWAYS_REPORTED = ("telegram",)
 MAX_BODY = 1024 * 1024
 TICK_STALE = 300.0  # seconds without a reminder tick before /healthz says unhealthy
 STOP_TIMEOUT = 8.0  # seconds from SIGTERM to every component stopped, whatever the network does
 
-Sender = Callable[[str, Sequence[Reply]], Awaitable[bool]]
+Sender = Callable[[str, list[Reply]], Awaitable[bool]]
 
 
 @dataclass
@@ -58,8 +57,7 @@ class ServerContext:
 
     settings: Settings
     engine: Engine
-    telegram: TelegramBot | None = None
-    senders: dict[str, Sender] = field(default_factory=dict)
+    channels: Channels = field(default_factory=Channels)
     started: float = field(default_factory=time.monotonic)
     reminders: bool = False          # this process runs the reminder loop
     last_tick: float | None = None   # monotonic time it last finished a tick
@@ -67,21 +65,24 @@ class ServerContext:
     def ticked(self) -> None:
         self.last_tick = time.monotonic()
 
+    @property
+    def senders(self) -> dict[str, Sender]:
+        """The `push` of each channel that can push, by name (what the reminder loop uses)."""
+        return {c.name: c.push for c in self.channels if c.can_push}
+
 
 RouteHook = Callable[[web.Application, ServerContext], None]
 CTX = web.AppKey("ctx", ServerContext)
 
 
 def _start_reminders(engine: Engine, ctx: ServerContext, stop: asyncio.Event) -> asyncio.Task | None:
-    """The reminder loop (bot/scheduler.py), sending through the channels this process runs."""
+    """The reminder loop (bot/scheduler.py), pushing through the channels this process runs."""
     try:
-        from bot.scheduler import Channels, run_scheduler
+        from bot.scheduler import run_scheduler
     except ImportError:  # no reminder feature in this build
         return None
-    channels = Channels()
-    for name, send in ctx.senders.items():
-        channels.register(name, send)  # type: ignore[arg-type]
-    return asyncio.create_task(run_scheduler(engine, channels, stop_event=stop, on_tick=ctx.ticked), name="reminders")
+    return asyncio.create_task(run_scheduler(engine, ctx.channels, stop_event=stop, on_tick=ctx.ticked),
+                               name="reminders")
 
 
 async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
@@ -113,9 +114,29 @@ async def _bounded(work: Awaitable[None], deadline: float, what: str) -> None:
         log.warning("stopping: %s failed: %s", what, type(exc).__name__)
 
 
+def channel_hook(make: Callable[[Engine, Settings], Channel | None]) -> RouteHook:
+    """A hook that configures a channel from the app's settings (`make` is a channel module's
+    `configure`) and hands it to the app: in `ctx.channels`, started and stopped with the app."""
+    def hook(app: web.Application, ctx: ServerContext) -> None:
+        channel = make(ctx.engine, ctx.settings)
+        if channel is None:
+            return
+        ctx.channels.add(channel)
+
+        async def start(_app: web.Application) -> None:
+            await channel.start()
+
+        async def stop(_app: web.Application) -> None:
+            await channel.stop()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
+    return hook
+
+
 def optional_hooks(names: Iterable[str] = OPTIONAL_ROUTES) -> list[RouteHook]:
-    """`setup_routes` of each channel module that exists. A module that is missing is
-    skipped; a module that fails to import for another reason fails loudly."""
+    """A `channel_hook` for each channel module that exists and has a `configure`. A module
+    that is missing is skipped; a module that fails to import for another reason fails loudly."""
     hooks: list[RouteHook] = []
     for name in names:
         try:
@@ -124,20 +145,24 @@ def optional_hooks(names: Iterable[str] = OPTIONAL_ROUTES) -> list[RouteHook]:
             if exc.name == name:
                 continue
             raise
-        hook = getattr(module, "setup_routes", None)
-        if callable(hook):
-            hooks.append(hook)
+        make = getattr(module, "configure", None)
+        if callable(make):
+            hooks.append(channel_hook(make))
     return hooks
 
 
 def create_app(ctx: ServerContext, hooks: Iterable[RouteHook] | None = None) -> web.Application:
-    """The aiohttp application. hooks=None: the optional channel modules that exist."""
+    """The aiohttp application: /healthz and the routes of every channel in `ctx.channels`.
+    hooks=None: first configure the channels of bot.channels.SERVED whose modules exist."""
     app = web.Application(client_max_size=MAX_BODY)
     app[CTX] = ctx
     app.router.add_get("/healthz", healthz)
-    app.router.add_post("/telegram", telegram_webhook)
     for hook in optional_hooks() if hooks is None else hooks:
         hook(app, ctx)
+    for channel in ctx.channels:
+        routes = getattr(channel, "routes", None)
+        if callable(routes):
+            routes(app)
     return app
 
 
@@ -145,17 +170,16 @@ async def healthz(request: web.Request) -> web.Response:
     """200 {"ok": true, ...} when the database answers and the reminder loop (when this process
     runs one) finished a tick within TICK_STALE seconds; 503 otherwise."""
     ctx = request.app[CTX]
-    try:
-        ctx.engine.store.db.execute("SELECT 1").fetchone()
-        db_ok = True
-    except sqlite3.Error as exc:
-        log.error("healthz: database error %s", type(exc).__name__)
-        db_ok = False
-    tg = ctx.telegram
-    telegram = "off" if tg is None else ("webhook" if tg.webhook_mode else "polling")
+    db_ok = ctx.engine.store.ping()
     now = time.monotonic()
-    body = {"ok": db_ok, "db": "ok" if db_ok else "error", "telegram": telegram,
-            "uptime_s": round(now - ctx.started, 1)}
+    body: dict[str, object] = {"ok": db_ok, "db": "ok" if db_ok else "error"}
+    body.update(dict.fromkeys(ALWAYS_REPORTED, "off"))
+    for channel in ctx.channels:  # each channel's own state ("telegram": "webhook" | "polling")
+        health = getattr(channel, "health", None)
+        state = health() if callable(health) else None
+        if state is not None:
+            body[channel.name] = state
+    body["uptime_s"] = round(now - ctx.started, 1)
     if ctx.reminders:
         age = now - (ctx.last_tick if ctx.last_tick is not None else ctx.started)
         body["reminders_tick_age_s"] = round(age, 1)
@@ -164,33 +188,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["ok"] else 503)
 
 
-async def telegram_webhook(request: web.Request) -> web.Response:
-    """Telegram posts one update per request. The secret header is compared in constant time
-    (403 on mismatch); the update is journalled and queued, then 200 at once: the reply is
-    sent by the Application through the Bot API, not in this response."""
-    tg = request.app[CTX].telegram
-    if tg is None or not tg.webhook_mode:
-        raise web.HTTPNotFound()
-    if not tg.started:
-        raise web.HTTPServiceUnavailable()  # Telegram retries later
-    given = request.headers.get(SECRET_HEADER, "")
-    if not hmac.compare_digest(given.encode(), tg.secret.encode()):
-        log.warning("telegram webhook: wrong or missing secret token")
-        raise web.HTTPForbidden()
-    try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
-    if not isinstance(data, dict):
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
-    await tg.feed_webhook(data)
-    return web.Response(status=200)
-
-
-async def run_services(settings: Settings, engine: Engine, *, http: bool = True, telegram: bool = False,
-                       hooks: Iterable[RouteHook] | None = None, host: str | None = None, port: int | None = None,
-                       out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
-    """Run until SIGINT/SIGTERM (or `stop` is set). Returns the exit code."""
+async def run_services(settings: Settings, engine: Engine, *, channels: Sequence[str] = tuple(MODULES),
+                       http: bool = True, hooks: Iterable[RouteHook] = (), host: str | None = None,
+                       port: int | None = None, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
+    """Run the `channels` (names of bot.channels.MODULES; those whose settings are missing
+    are skipped), with the HTTP server when `http`, until SIGINT/SIGTERM (or `stop` is set).
+    Returns the exit code."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -200,15 +203,14 @@ async def run_services(settings: Settings, engine: Engine, *, http: bool = True,
     runner: web.AppRunner | None = None
     reminders: asyncio.Task | None = None
     try:
-        if telegram:
-            from bot.channels.telegram import TelegramBot
-
-            ctx.telegram = TelegramBot(engine, settings)
-            ctx.senders["telegram"] = ctx.telegram.send_to_user
-            if not await _until_stopped(ctx.telegram.start(), stop):
+        for channel in configure(engine, settings, channels):
+            ctx.channels.add(channel)
+        for channel in ctx.channels:
+            if not await _until_stopped(channel.start(), stop):
                 return 0
-            mode = "webhook at /telegram" if ctx.telegram.webhook_mode else "long polling"
-            print(f"Telegram: {mode}", file=out, flush=True)
+            line = channel.announce() if hasattr(channel, "announce") else None
+            if line:
+                print(line, file=out, flush=True)
         if http:
             runner = web.AppRunner(create_app(ctx, hooks), access_log=None)
             await runner.setup()
@@ -223,19 +225,18 @@ async def run_services(settings: Settings, engine: Engine, *, http: bool = True,
         await stop.wait()
         print("Stopping…", file=out, flush=True)
         return 0
-    except TelegramError as exc:
-        print(f"Telegram could not start: {type(exc).__name__} (check TELEGRAM_BOT_TOKEN and "
-              "TELEGRAM_API_BASE_URL)", file=sys.stderr, flush=True)
+    except StartFailed as exc:
+        print(exc, file=sys.stderr, flush=True)
         return 1
     finally:
         stop.set()
         deadline = loop.time() + STOP_TIMEOUT
-        if reminders is not None:  # first: it may be sending through Telegram
+        if reminders is not None:  # first: it may be pushing through a channel
             await _bounded(reminders, deadline, "the reminder loop")
         if runner is not None:
             await _bounded(runner.cleanup(), deadline, "the HTTP server")
-        if ctx.telegram is not None:
-            await _bounded(ctx.telegram.stop(), deadline, "Telegram")
+        for channel in reversed(list(ctx.channels)):
+            await _bounded(channel.stop(), deadline, f"the {channel.name} channel")
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -29,9 +29,13 @@ fetch a link a second time), and /delete drops every link of the session at once
 restart, expiry or use the link answers 404 and the user asks for the export again (a retry
 of the /export message gets a fresh link).
 
-Reminders. The web page cannot receive pushes, so this channel registers no sender: due
-reminders stay pending and the engine puts them in front of the reply to the user's next
-message (bot/actions/remind.py).
+Reminders. The web page cannot receive pushes (`can_push` is False): due reminders stay
+pending and the engine puts them in front of the reply to the user's next message
+(bot/actions/remind.py).
+
+The plumbing (worker thread, dedup and replay through the inbox, ack, the last-resort
+error) is bot/channels/base.py's ChannelBase; this module is the page, the JSON API, the
+sessions, the rate limits and the file links.
 
 Limits. Requests are rate-limited per session, per client address and for new sessions
 per address (bot/channels/ratelimit.py, BOT_RATE_*): over a limit, 429 with Retry-After and
@@ -47,7 +51,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import re
 import secrets
 import time
@@ -60,14 +63,13 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import ValidationError
 
+from bot import locale
+from bot.channels.base import BadInput, ChannelBase, HandlingFailed
 from bot.channels.expiring import Expiring
-from bot.channels.http import ServerContext
 from bot.channels.ratelimit import RateLimits, client_address, retry_after
-from bot.channels.worker import EngineWorker
+from bot.config import Settings
 from bot.core.engine import Engine
-from bot.core.models import Inbound, Reply
-
-log = logging.getLogger("bot.web")
+from bot.core.models import FileOut, Inbound
 
 CHANNEL = "web"
 PAGE = Path(__file__).with_name("web_static") / "index.html"
@@ -82,25 +84,26 @@ MAX_FILE_BYTES = 32 * 1024 * 1024  # all files held at once
 SAFE_MIMES = {"text/plain", "application/json", "text/csv", "text/markdown"}
 
 
-class BadInput(Exception):
-    """A request the engine cannot take; the message names the field, never its value."""
-
-
-class WebChat:
+class WebChat(ChannelBase):
     """The channel: one per app. `clock` (monotonic seconds) is injectable for tests."""
 
+    name = CHANNEL
+    replay = True  # a retried id gets the first answer again (with fresh file links)
+
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic):
-        # The engine runs in one worker thread on a connection of its own, off the event loop:
-        # /healthz and the other channels stay responsive under load, and one thread keeps each
-        # session's messages in arrival order.
-        self.worker = EngineWorker(engine, CHANNEL)
-        self.engine = self.worker.engine
+        super().__init__(engine)
         st = engine.settings
         self.limits = RateLimits.parse(st.bot_rate_session, st.bot_rate_address, st.bot_rate_new_session)
         self.files = Expiring(FILE_TTL, MAX_FILES, MAX_FILE_BYTES, clock)  # token -> (session, file)
-        self.worker.on_delete(self._forget)
         self.page = PAGE.read_bytes()
         self.csp = _csp(self.page.decode("utf-8"))
+
+    def routes(self, app: web.Application) -> None:
+        """`/`, `/api/chat` and `/api/file/<token>`."""
+        app[WEB] = self
+        app.router.add_get("/", self.index)
+        app.router.add_post("/api/chat", self.chat)
+        app.router.add_get("/api/file/{token}", self.file)
 
     # GET / ------------------------------------------------------------------------------------
     async def index(self, request: web.Request) -> web.Response:
@@ -159,62 +162,46 @@ class WebChat:
         if wait:  # the page waits as told and sends the same message (same id) again
             return _too_many(wait)
         accept = request.headers.get("Accept-Language", "")
-        try:
-            session, replies = await self.worker.run(lambda _engine: self._handle(data, accept))
+        try:  # the engine runs in the worker thread; a retry of the same id gets the same replies
+            inbound, replies = await self.answer(lambda engine: self._inbound(engine, data, accept))
         except BadInput as exc:  # input the engine cannot take (the field's name only)
             return _error(400, str(exc))
-        except Exception as exc:  # the engine answers its own errors; this is a last resort
-            log.error("web: handling failed: %s", type(exc).__name__)
+        except HandlingFailed:
             return _error(500, "internal error, please try again")
-        out = [self._reply_json(session, r) for r in replies]
+        session = inbound.user
+        out = [r.to_json(link=lambda f: self._link(session, f)) for r in replies]
         return web.json_response({"session": session, "replies": out},
                                  headers={"Cache-Control": "no-store"})
 
-    def _handle(self, data: dict, accept_language: str) -> tuple[str, list[Reply]]:
-        """In the worker thread: the session, the engine's replies (a retry gets the same
-        replies), acknowledged. BadInput for input the engine cannot take."""
-        session, new = self._session(data.get("session"))
+    def _inbound(self, engine: Engine, data: dict, accept_language: str) -> Inbound:
+        """In the worker thread: the message, from the session it names (or a new one)."""
+        session, new = self._session(engine, data.get("session"))
         client_id = data.get("id")
         key = f"{session}:{client_id}" if client_id is not None else None
         try:
-            inbound = Inbound(channel=CHANNEL, user=session, message_id=key or f"{session}:{uuid.uuid4().hex}",
-                              text=data.get("text"), choice=data.get("choice"),
-                              lang_hint=_accept_language(accept_language) if new else None)
+            return Inbound(channel=CHANNEL, user=session, message_id=key or f"{session}:{uuid.uuid4().hex}",
+                           text=data.get("text"), choice=data.get("choice"),
+                           lang_hint=_accept_language(accept_language, engine.k.languages) if new else None)
         except ValidationError as exc:  # the field's name only: never the value, never the session
             raise BadInput(f"invalid {'/'.join(str(x) for x in exc.errors()[0]['loc'])}") from None
-        replies = self.engine.handle(inbound, replay=True)
-        self.engine.ack(inbound)
-        return session, replies
 
-    def _session(self, given: str) -> tuple[str, bool]:
+    def _session(self, engine: Engine, given: str | None) -> tuple[str, bool]:
         """(session, is new). A session is known when the "web" user row exists."""
-        if given and SESSION_RE.fullmatch(given):
-            known = self.engine.store.db.execute(
-                "SELECT 1 FROM users WHERE channel = ? AND external_id = ?", [CHANNEL, given]).fetchone()
-            if known:
-                return given, False
+        if given and SESSION_RE.fullmatch(given) and engine.store.find_user(CHANNEL, given) is not None:
+            return given, False
         return secrets.token_urlsafe(24), True
 
-    def _forget(self, channel: str, session: str) -> None:
+    def forget(self, user: str) -> None:
         """A user deleted their data: their file links die with it (on the event loop)."""
-        if channel == CHANNEL:
-            self.files.drop_where(lambda item: item[0] == session)
+        super().forget(user)
+        self.files.drop_where(lambda item: item[0] == user)
 
-    async def close(self, app: web.Application) -> None:
-        self.worker.close()
-
-    def _reply_json(self, session: str, reply: Reply) -> dict:
-        files = []
-        for f in reply.files:
-            url = f.url or ""
-            if f.content is not None:
-                token = secrets.token_urlsafe(24)
-                data = f.content.encode("utf-8")
-                self.files.put(token, [session, (f.name, data, f.mime), None], size=len(data))
-                url = f"/api/file/{token}"
-            files.append({"name": f.name, "url": url})
-        return {"text": reply.text, "buttons": [{"id": b.id, "label": b.label} for b in reply.buttons],
-                "files": files, "kind": reply.kind}
+    def _link(self, session: str, f: FileOut) -> str:
+        """A short-lived download link for a file with inline content (the /export JSON)."""
+        token = secrets.token_urlsafe(24)
+        data = (f.content or "").encode("utf-8")
+        self.files.put(token, [session, (f.name, data, f.mime), None], size=len(data))
+        return f"/api/file/{token}"
 
 
 def _check(data: Any) -> str | None:
@@ -257,8 +244,8 @@ def _unicode(text: str) -> bool:
     return True
 
 
-def _accept_language(header: str) -> str | None:
-    """"zh" or "en": the first of them in the header's preference order, else None."""
+def _accept_language(header: str, languages: list[str] | None = None) -> str | None:
+    """The first language of the content (zh, en ...) in the header's preference order, else None."""
     ranked = []
     for i, part in enumerate(header.split(",")[:20]):
         tag, _, params = part.strip().partition(";")
@@ -268,9 +255,9 @@ def _accept_language(header: str) -> str | None:
                 q = float(params.strip()[2:])
             except ValueError:
                 q = 0.0
-        primary = tag.strip().lower().split("-")[0]
-        if primary in ("zh", "en") and q > 0:
-            ranked.append((-q, i, primary))
+        lang = locale.from_tag(tag, languages)
+        if lang and q > 0:
+            ranked.append((-q, i, lang))
     return min(ranked)[2] if ranked else None
 
 
@@ -302,11 +289,6 @@ def _address(request: web.Request) -> str | None:
 WEB = web.AppKey("web", WebChat)
 
 
-def setup_routes(app: web.Application, ctx: ServerContext) -> None:
-    """`/`, `/api/chat` and `/api/file/<token>`. No reminder sender: see the module docstring."""
-    chat = WebChat(ctx.engine)
-    app[WEB] = chat
-    app.on_cleanup.append(chat.close)
-    app.router.add_get("/", chat.index)
-    app.router.add_post("/api/chat", chat.chat)
-    app.router.add_get("/api/file/{token}", chat.file)
+def configure(engine: Engine, settings: Settings) -> WebChat:
+    """The web chat runs wherever the HTTP server does."""
+    return WebChat(engine)

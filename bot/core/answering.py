@@ -12,7 +12,8 @@ def answer_question(k: Knowledge, matcher: Matcher, question: str, lang: str | N
                     crisis: CrisisDetector) -> dict:
     """{"topic", "confidence", "lang", "answer"} for one question; topic None when unknown."""
     match = matcher.match(question)
-    lang = lang or match.lang or "zh"
+    lang = lang or match.lang or k.languages[0]
+    topic: str | None
     if crisis(question):
         topic, confidence = "crisis_support", 1.0
     elif match.decision == "answer":

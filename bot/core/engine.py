@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.actions.registry import ACTIONS, BUTTONS, COMMANDS, Action, ActionContext
+from bot import locale
+from bot.actions.registry import ACTIONS, BEFORE_REPLY, BUTTONS, COMMANDS, ActionContext
 from bot.config import Settings
+from bot.core import callbacks as cb
 from bot.core import screens
-from bot.core.models import MAX_TEXT, Button, FileOut, Inbound, Reply
+from bot.core.models import MAX_TEXT, FileOut, Inbound, Reply
 from bot.core.screens import CRISIS_TOPIC
 from bot.flow.models import Dialog
 from bot.flow.runner import REVIEW, Runner, State, Turn
@@ -32,21 +34,12 @@ from bot.knowledge.loader import Knowledge
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.normalize import clean, detect_lang, normalize
 from storage.db import open_db
+from storage.rows import SessionRow, UserRow
 from storage.store import Store
 
 log = logging.getLogger("bot.engine")
 
-# "Before reply" providers: each is called with the ActionContext of every message (after it
-# is handled, inside its transaction) and returns replies to put before the answer. Reminders
-# that fell due for a user whose channel could not push them arrive this way
-# (bot/actions/remind.py registers one). Register at import time: BEFORE_REPLY.append(fn).
-BEFORE_REPLY: list[Action] = []
-
 Clock = Callable[[], dt.datetime]
-#: A message that is only one of these words asks for the help screen, not a topic
-#: ("help" alone matched the legal-aid answer).
-HELP_WORDS = {"help", "menu", "帮助", "菜单", "功能", "帮助菜单", "使用说明", "?"}  # after normalize()
-GREETINGS = {"hi", "hello", "hey", "你好", "您好", "在吗", "在不在", "哈喽", "嗨", "hi there", "早上好", "晚上好"}
 
 
 def utcnow() -> dt.datetime:
@@ -57,7 +50,7 @@ def utcnow() -> dt.datetime:
 class Ctx:
     """What one message is handled with: the user row, language and time."""
 
-    user: dict
+    user: UserRow
     lang: str
     tz: ZoneInfo
     now: dt.datetime
@@ -79,7 +72,7 @@ class Engine:
         self.clock = clock
         self.commands = {c: d.id for d in dialogs.values() for c in d.commands}
         self.triggers = {lang: [(normalize(p), d.id) for d in dialogs.values()
-                                for p in d.triggers.get(lang, [])] for lang in ("zh", "en")}
+                                for p in d.triggers.get(lang, [])] for lang in knowledge.languages}
 
     # public API ----------------------------------------------------------------------------
     def handle(self, inbound: Inbound, replay: bool = False) -> list[Reply]:
@@ -87,10 +80,9 @@ class Engine:
         with `replay` (web, WeChat: a retry must get the answer again) it gets the stored replies
         again; without (Telegram, terminal), the replies not yet sent, or [] once delivered."""
         inbound = _storable(inbound)
-        user = self.store.user(inbound.channel, inbound.user)
-        message_id = inbound.message_id or uuid.uuid4().hex
-        payload = inbound.model_dump(mode="json", exclude={"received_at"})
-        inbox_id, status = self.store.receive(inbound.channel, message_id, user["id"], payload)
+        payload = _payload(inbound)
+        user, inbox_id, status = self.store.journal(inbound.channel, inbound.message_id or uuid.uuid4().hex,
+                                                    inbound.user, payload)
         if status == "foreign":  # another user's message id: never theirs to see, a new message
             inbox_id, status = self.store.receive(inbound.channel, uuid.uuid4().hex, user["id"], payload)
         if status in ("done", "undelivered"):
@@ -105,11 +97,18 @@ class Engine:
                 self._remember_screen(user["id"], replies)  # a no-op for a user just deleted
         except Exception as exc:  # never crash the channel; never log the user's text
             log.error("handling failed: %s\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
-            lang = user.get("lang") or self.settings.bot_default_lang
-            replies = [Reply(text=self.k.text(lang, "input.error"), kind="notice")]
+            replies = [Reply(text=self.k.text(self._lang_of(user), "input.error"), kind="notice")]
             with self.store.transaction():
                 self.store.finish(inbox_id, [r.model_dump(mode="json") for r in replies])
         return replies
+
+    def journal(self, inbound: Inbound) -> None:
+        """Record `inbound` in the inbox (status "received") as `handle` does first, for a
+        channel that queues messages before handling them (Telegram): a crash in between
+        loses nothing. A message without an id is not journalled."""
+        if inbound.message_id:
+            inbound = _storable(inbound)
+            self.store.journal(inbound.channel, inbound.message_id or "", inbound.user, _payload(inbound))
 
     def ack(self, inbound: Inbound) -> None:
         """The channel delivered the replies to `inbound` (they stay stored for retries)."""
@@ -127,7 +126,7 @@ class Engine:
         out = []
         for row in self.store.unfinished(channel):
             if row["status"] == "received" and row["payload"]:
-                inbound = Inbound.model_validate_json(row["payload"])
+                inbound = Inbound.model_validate(row["payload"])
                 out.append((inbound, self.handle(inbound)))
             elif row["status"] == "done":
                 inbound = Inbound(channel=channel, user=row["external_id"], message_id=row["message_id"])
@@ -141,7 +140,7 @@ class Engine:
         if str(self.settings.bot_db_path) == ":memory:":
             return self
         other = copy.copy(self)
-        other.store = Store(open_db(self.settings.bot_db_path))
+        other.store = Store(open_db(self.settings.bot_db_path), clock=self.clock)
         return other
 
     def welcome_back(self, channel: str, user: str) -> list[Reply]:
@@ -158,17 +157,22 @@ class Engine:
         return [Reply(text=self.k.text(ctx.lang, "welcome_back"), kind="notice"), *self._reask(state, ctx)]
 
     def language(self, channel: str, user: str) -> str:
-        row = self.store.user(channel, user)
-        return row.get("lang") or self.settings.bot_default_lang
+        return self._lang_of(self.store.user(channel, user))
+
+    def _lang_of(self, row: UserRow) -> str:
+        """The user's language, or the default when it is unset or no longer in content/."""
+        lang = row.get("lang")
+        return lang if lang is not None and lang in self.k.locales else self.settings.bot_default_lang
 
     # the data flow -------------------------------------------------------------------------
-    def _process(self, user: dict, inbound: Inbound) -> list[Reply]:
+    def _process(self, user: UserRow, inbound: Inbound) -> list[Reply]:
         session = self.store.session(user["id"])
         state = _state(session)
         text = clean(inbound.text or "")
         # An answer to a dialog's question ("K-55", "Quick Cash") says nothing about the
         # language the person reads: it never switches the language of the letters.
-        ctx = self._context(user, inbound, follow_text=not (state and not session.get("paused")))
+        paused = bool(session and session["paused"])
+        ctx = self._context(user, inbound, follow_text=not (state and not paused))
         if inbound.choice is None and not text:
             if inbound.attachment:
                 return [Reply(text=self.k.text(ctx.lang, "input.attachment"), kind="notice"),
@@ -177,13 +181,13 @@ class Engine:
         if len(text) > MAX_TEXT:
             return [Reply(text=self.k.text(ctx.lang, "input.too_long", length=len(text), max=MAX_TEXT),
                           kind="notice"), *self._reask(state, ctx)]
-        answering = bool(state and not session.get("paused") and inbound.choice is None
+        answering = bool(state and not paused and inbound.choice is None
                          and not text.startswith("/"))
         level = self.crisis.assess(text, answering=answering).level if text else "none"
         if level == "crisis":  # 1. always first, and alone: care, not law, no question re-asked
-            if state and not session.get("paused"):
+            if state and not paused:
                 self.store.pause_session(user["id"])
-            return [screens.crisis(self.k, detect_lang(text) or ctx.lang)]
+            return [screens.crisis(self.k, detect_lang(text, self.k.languages) or ctx.lang)]
         ctx.paused = bool(state and session and session.get("paused"))
         replies = self._route(inbound, text, state, ctx)
         if level == "concern":  # distress without a word about dying: one gentle line on top
@@ -207,7 +211,7 @@ class Engine:
                                        digress=lambda q: self._digression(q, ctx))
             return self._apply(turn, ctx, state)
         replies = self._free_text(text, ctx, state)
-        if replies and replies[-1].buttons and any(b.id.startswith("n:") for b in replies[-1].buttons):
+        if replies and any(isinstance(cb.parse(b.id), cb.StartOver) for b in replies[-1].buttons):
             return replies  # "continue, or start over?" already offers the dialog back
         if state and self._same_session(ctx.user["id"], state):
             # A dialog set aside by a crisis reply: its question is not on screen, so what
@@ -231,8 +235,8 @@ class Engine:
 
     def _triggered(self, text: str, lang: str) -> str | None:
         norm = normalize(text)
-        for each in (lang, "en" if lang == "zh" else "zh"):
-            for phrase, dialog_id in self.triggers[each]:
+        for each in (lang, *(other for other in self.k.languages if other != lang)):
+            for phrase, dialog_id in self.triggers.get(each, ()):
                 if phrase in norm:
                     return dialog_id
         return None
@@ -243,30 +247,31 @@ class Engine:
 
     def _resume_offer(self, ctx: Ctx) -> Reply:
         return Reply(text=self.k.text(ctx.lang, "crisis.resume"), kind="notice",
-                     buttons=(Button(id="r:resume", label=self.k.text(ctx.lang, "crisis.resume_button")),))
+                     buttons=(cb.Resume().button(self.k.text(ctx.lang, "crisis.resume_button")),))
 
-    def _context(self, user: dict, inbound: Inbound, follow_text: bool = True) -> Ctx:
+    def _context(self, user: UserRow, inbound: Inbound, follow_text: bool = True) -> Ctx:
         lang, source = user.get("lang"), user.get("lang_source")
         if source in (None, "text") and (follow_text or inbound.lang_hint):
             # Until the user picks a language (/lang, /start) or the platform names one, follow
             # the language of what they type, and remember it for button presses.
-            hint = (inbound.lang_hint or "").lower()[:2]
-            typed = (detect_lang(inbound.text) if follow_text and inbound.text and not inbound.text.startswith("/")
-                     else None)
-            new, new_source = (hint, "hint") if hint in ("zh", "en") else (typed, "text")
+            hint = locale.from_tag(inbound.lang_hint, self.k.languages)
+            typed = (detect_lang(inbound.text, self.k.languages)
+                     if follow_text and inbound.text and not inbound.text.startswith("/") else None)
+            new, new_source = (hint, "hint") if hint else (typed, "text")
             if new and (new, new_source) != (lang, source):
                 self.store.update_user(user["id"], lang=new, lang_source=new_source)
                 lang = new
-        lang = lang or self.settings.bot_default_lang
+        if lang not in self.k.locales:  # none yet, or a language the content no longer has
+            lang = self.settings.bot_default_lang
         tz = ZoneInfo(user.get("tz") or self.settings.bot_timezone)
         return Ctx(user=user, lang=lang, tz=tz, now=self.clock().astimezone(tz))
 
-    def _typed_button(self, user: dict, state: State | None, text: str) -> str | None:
+    def _typed_button(self, user: UserRow, state: State | None, text: str) -> str | None:
         """Text that names a button on the last screen: its label, or its number outside
         dialogs (inside a dialog the step parses numbers itself)."""
-        if not text or not user.get("screen"):
+        buttons = user.get("screen")
+        if not text or not buttons:
             return None
-        buttons = json.loads(user["screen"])
         norm = normalize(text).strip(" .。")
         for b in buttons:
             if norm == normalize(b["label"]).strip():
@@ -297,37 +302,38 @@ class Engine:
         """Keep the buttons of the last screen, so a typed number or label can press one."""
         last = next((r for r in reversed(replies) if r.buttons), None)
         screen = [b.model_dump() for b in last.buttons] if last else None
-        self.store.update_user(user_id, screen=screen, last_seen=utcnow().isoformat(timespec="seconds"))
+        self.store.remember_screen(user_id, screen)
 
     # buttons -------------------------------------------------------------------------------
     def _button(self, choice: str, state: State | None, ctx: Ctx) -> list[Reply]:
-        kind, _, arg = choice.partition(":")
-        if kind in ("o", "c", "e"):
-            if state is None:
-                return [Reply(text=self.k.text(ctx.lang, "input.stale_button"), kind="notice")]
-            return self._apply(self.runner.on_button(state, ctx.lang, choice), ctx, state)
-        if kind == "t" and arg in self.k.answers:
-            return self._topic_replies(arg, ctx) + self._reask(state, ctx)
-        if kind == "m" and arg in self.k.answers:
-            return [screens.more(self.k, arg, ctx.lang)] + self._reask(state, ctx)
-        if kind == "d" and arg in self.dialogs:
-            return self._start_dialog(arg, ctx, state)
-        if kind == "n" and arg in self.dialogs:  # "start over" confirmed: the unfinished one goes
-            return self._start_dialog(arg, ctx, None)
-        if kind == "l" and arg in ("zh", "en"):
-            return self._set_lang(arg, ctx, state)
-        if kind == "y":
-            return self._confirm(arg, ctx)
-        if kind == "u":  # "none of these": the list of topics
-            return [screens.topic_list(self.k, ctx.lang)]
-        if kind == "r":  # take up a dialog set aside (a crisis reply, "continue or start over?")
-            if state is None:
-                return [Reply(text=self.k.text(ctx.lang, "cancel.nothing"), kind="notice")]
-            self.store.pause_session(ctx.user["id"], paused=False)
-            ctx.paused = False
-            return self._reask(state, ctx)
-        if kind in BUTTONS:
-            return BUTTONS[kind](self._action_ctx(ctx, {}, args=arg))
+        data = cb.parse(choice)
+        match data:
+            case cb.Option() | cb.Control() | cb.Edit():
+                if state is None:
+                    return [Reply(text=self.k.text(ctx.lang, "input.stale_button"), kind="notice")]
+                return self._apply(self.runner.on_button(state, ctx.lang, data), ctx, state)
+            case cb.Topic(topic=topic) if topic in self.k.answers:
+                return self._topic_replies(topic, ctx) + self._reask(state, ctx)
+            case cb.More(topic=topic) if topic in self.k.answers:
+                return [screens.more(self.k, topic, ctx.lang)] + self._reask(state, ctx)
+            case cb.StartDialog(dialog=dialog) if dialog in self.dialogs:
+                return self._start_dialog(dialog, ctx, state)
+            case cb.StartOver(dialog=dialog) if dialog in self.dialogs:  # the unfinished one goes
+                return self._start_dialog(dialog, ctx, None)
+            case cb.Language(lang=lang) if lang in self.k.locales:
+                return self._set_lang(lang, ctx, state)
+            case cb.Confirm(what=what):
+                return self._confirm(what, ctx)
+            case cb.TopicList():  # "none of these": the list of topics
+                return [screens.topic_list(self.k, ctx.lang)]
+            case cb.Resume():  # take up a dialog set aside (a crisis reply, "continue or start over?")
+                if state is None:
+                    return [Reply(text=self.k.text(ctx.lang, "cancel.nothing"), kind="notice")]
+                self.store.pause_session(ctx.user["id"], paused=False)
+                ctx.paused = False
+                return self._reask(state, ctx)
+            case cb.CallbackData() if data.prefix in BUTTONS and isinstance(data, BUTTONS[data.prefix][0]):
+                return BUTTONS[data.prefix][1](self._action_ctx(ctx, {}, data=data))
         return [Reply(text=self.k.text(ctx.lang, "input.stale_button"), kind="notice"), *self._reask(state, ctx)]
 
     # commands ------------------------------------------------------------------------------
@@ -345,9 +351,9 @@ class Engine:
             return [screens.topic_list(self.k, ctx.lang)]
         if name == "lang":
             if not args:
-                return [Reply(text=self.k.text(ctx.lang, "lang.q"), kind="question",
-                              buttons=(Button(id="l:zh", label="中文"), Button(id="l:en", label="English")))]
-            if args.lower() not in ("zh", "en"):
+                return [Reply(text=self.k.text(ctx.lang, "lang.q"), kind="question", buttons=tuple(
+                    cb.Language(code).button(self.k.text(ctx.lang, f"lang.opt.{code}")) for code in self.k.locales))]
+            if args.lower() not in self.k.locales:
                 return [Reply(text=self.k.text(ctx.lang, "lang.unknown"), kind="notice")]
             return self._set_lang(args.lower(), ctx, state)
         if name == "tz":
@@ -356,8 +362,8 @@ class Engine:
             return [self._export(ctx)]
         if name == "delete":
             return [Reply(text=self.k.text(ctx.lang, "privacy.delete_confirm"), kind="question", buttons=(
-                Button(id="y:delete", label=self.k.text(ctx.lang, "privacy.delete_yes")),
-                Button(id="y:keep", label=self.k.text(ctx.lang, "privacy.delete_no"))))]
+                cb.Confirm("delete").button(self.k.text(ctx.lang, "privacy.delete_yes")),
+                cb.Confirm("keep").button(self.k.text(ctx.lang, "privacy.delete_no"))))]
         if name == "privacy" and "bot_privacy" in self.k.answers:
             return self._topic_replies("bot_privacy", ctx)
         if name in self.commands:
@@ -394,18 +400,10 @@ class Engine:
     def _export(self, ctx: Ctx) -> Reply:
         data = self.store.export_user(ctx.user["id"])
         for row in data.get("inbox", []):  # transient delivery records, but shown all the same
-            for key in ("payload", "replies"):
-                if row.get(key):
-                    row[key] = json.loads(row[key])
             for reply in row.get("replies") or []:  # an earlier export is not copied into this one
                 for f in reply.get("files") or []:
                     if f.get("content") is not None:
                         f["content"] = f"({len(f['content'])} characters, not repeated here)"
-        for table in ("sessions", "cases"):
-            for row in data.get(table, []):
-                for key in ("slots", "history", "data"):
-                    if isinstance(row.get(key), str):
-                        row[key] = json.loads(row[key])
         content = json.dumps(data, ensure_ascii=False, indent=2, default=str)
         name = f"borrower-guard-export-{ctx.now.date().isoformat()}.json"
         return Reply(text=self.k.text(ctx.lang, "privacy.export_ready"), kind="notice",
@@ -420,8 +418,8 @@ class Engine:
             title = t(ctx.lang, self.dialogs[unfinished.dialog].title)
             new = t(ctx.lang, self.dialogs[dialog_id].title)
             return [Reply(text=t(ctx.lang, "flow.switch.q", title=title, n=len(unfinished.history)), kind="question",
-                          buttons=(Button(id="r:resume", label=t(ctx.lang, "flow.switch.continue", title=title)),
-                                   Button(id=f"n:{dialog_id}", label=t(ctx.lang, "flow.switch.new", title=new))))]
+                          buttons=(cb.Resume().button(t(ctx.lang, "flow.switch.continue", title=title)),
+                                   cb.StartOver(dialog_id).button(t(ctx.lang, "flow.switch.new", title=new))))]
         return self._apply(self.runner.start(dialog_id, ctx.lang), ctx, None)
 
     def _worth_keeping(self, state: State) -> bool:
@@ -451,18 +449,28 @@ class Engine:
             return [self._resume_offer(ctx)]
         return [self.runner.screen(state, ctx.lang)] if state else []
 
-    def _action_ctx(self, ctx: Ctx, slots: dict[str, Any], args: str = "") -> ActionContext:
+    def _action_ctx(self, ctx: Ctx, slots: dict[str, Any], args: str = "",
+                    data: cb.CallbackData | None = None) -> ActionContext:
+        def start_dialog(dialog_id: str, step: str | None = None, slots: dict[str, Any] | None = None,
+                         history: tuple[str, ...] = ()) -> list[Reply]:
+            """A dialog started by a feature, at `step` with answers already known."""
+            if step is None:
+                return self._apply(self.runner.start(dialog_id, ctx.lang), ctx, None)
+            state = State(dialog=dialog_id, step=step, slots=slots or {}, history=history)
+            return self._apply(Turn([self.runner.screen(state, ctx.lang)], state), ctx, None)
+
         return ActionContext(lang=ctx.lang, slots=slots, knowledge=self.k, store=self.store,
-                             user_id=ctx.user["id"], now=ctx.now, tz=ctx.tz, args=args,
-                             extra={"engine": self})
+                             user_id=ctx.user["id"], now=ctx.now, tz=ctx.tz, args=args, data=data,
+                             default_tz=self.settings.bot_timezone, dialogs=self.dialogs,
+                             start_dialog=start_dialog)
 
     # questions -----------------------------------------------------------------------------
     def _free_text(self, text: str, ctx: Ctx, state: State | None = None) -> list[Reply]:
         norm = normalize(text)
         bare = norm.strip(" !！.。~")
-        if bare in GREETINGS:
+        if bare in self.k.words.greetings:  # content/<lang>/lexicon.yaml, of every language
             return [Reply(text=self.k.text(ctx.lang, "greeting"))]
-        if bare in HELP_WORDS:
+        if bare in self.k.words.help_words:  # "help" alone matched the legal-aid answer
             return self._command("/help", None, ctx)
         wanted = self._triggered(text, ctx.lang)
         if wanted:
@@ -477,7 +485,7 @@ class Engine:
     def _digression(self, text: str, ctx: Ctx) -> list[Reply] | None:
         """A question typed in the middle of a dialog: answered only when confident, and never
         for text without words ("5000", "-3"), which is a mistyped answer, not a question."""
-        if detect_lang(text) is None:
+        if detect_lang(text, self.k.languages) is None:
             return None
         match = self.matcher.match(text)
         if match.decision == "answer" and match.topic:
@@ -488,6 +496,11 @@ class Engine:
         if topic == CRISIS_TOPIC:  # however it was reached: care, not a legal answer
             return [screens.crisis(self.k, ctx.lang)]
         return [screens.answer(self.k, topic, ctx.lang, self.dialogs, kind=kind)]
+
+
+def _payload(inbound: Inbound) -> dict[str, Any]:
+    """What the inbox keeps of a message until it is handled (recover() rebuilds it from this)."""
+    return inbound.model_dump(mode="json", exclude={"received_at"})
 
 
 def _storable(inbound: Inbound) -> Inbound:
@@ -506,7 +519,7 @@ def _storable(inbound: Inbound) -> Inbound:
     return inbound.model_copy(update=bad) if bad else inbound
 
 
-def _state(session: dict | None) -> State | None:
+def _state(session: SessionRow | None) -> State | None:
     if not session:
         return None
     return State(dialog=session["dialog"], step=session["step"], slots=session["slots"],

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,3 +54,18 @@ class Reply(BaseModel):
     files: tuple[FileOut, ...] = ()
     kind: Literal["text", "answer", "question", "draft", "crisis", "notice", "reminder"] = "text"
     draft_id: str | None = None
+
+    def to_json(self, link: Callable[[FileOut], str] | None = None) -> dict[str, Any]:
+        """The one JSON shape of a reply, for `POST /api/chat` and `chat --jsonl`
+        (shared/spec/interfaces.md): `{"text", "buttons": [{"id", "label"}], "files": [{"name",
+        "url"}], "kind"}`. A file with inline content gets the URL `link(file)` makes for it
+        (the web's short-lived links); without `link` (the terminal has no server to link to)
+        its URL is "" and the content comes inline as `"content"`."""
+        files: list[dict[str, Any]] = []
+        for f in self.files:
+            if f.content is not None and link is not None:
+                files.append({"name": f.name, "url": link(f)})
+            else:
+                files.append({"name": f.name, "url": f.url or "", **({"content": f.content} if f.content else {})})
+        return {"text": self.text, "buttons": [{"id": b.id, "label": b.label} for b in self.buttons],
+                "files": files, "kind": self.kind}

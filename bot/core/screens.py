@@ -5,34 +5,32 @@ Pure functions of the knowledge base; every channel renders the resulting Reply.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from bot import locale
+from bot.core import callbacks as cb
 from bot.core.models import Button, Reply
 from bot.flow.models import Dialog
 from bot.knowledge.loader import Knowledge
 
 MAX_ACTIONS = 3
-# The topics offered when the bot does not know, most asked first.
-MAIN_TOPICS = ("employer_contact", "contacts_contact", "call_hours_frequency", "threats_violence",
-               "complaint_channels", "must_i_repay", "interest_legal_limit", "arrest_jail")
 
 
-def answer(k: Knowledge, topic: str, lang: str, dialogs: dict[str, Dialog], kind: str = "answer") -> Reply:
+def answer(k: Knowledge, topic: str, lang: str, dialogs: Mapping[str, Dialog], kind: str = "answer") -> Reply:
     """The first screen of an answer: short text, its sources and check date, next actions."""
     a = k.answer(topic, lang)
-    sep = "；" if lang == "zh" else "; "
-    sources = sep.join(a.cites[:2]) + (k.text(lang, "answer.and_more") if len(a.cites) > 2 else "")
+    sources = locale.clauses(a.cites[:2], lang) + (k.text(lang, "answer.and_more") if len(a.cites) > 2 else "")
     text = f"{a.title}\n\n{a.short}\n\n{k.text(lang, 'answer.footer', sources=sources, checked=a.checked)}"
     buttons: list[Button] = []
     if a.more:
-        buttons.append(Button(id=f"m:{topic}", label=k.text(lang, "answer.more")))
+        buttons.append(cb.More(topic).button(k.text(lang, "answer.more")))
     for action in a.actions[:MAX_ACTIONS]:
         kind_, _, target = action.partition(":")
         if kind_ == "dialog" and target in dialogs:
-            buttons.append(Button(id=f"d:{target}", label=k.text(lang, dialogs[target].title)))
+            buttons.append(cb.StartDialog(target).button(k.text(lang, dialogs[target].title)))
         elif kind_ == "topic" and target in k.answers:
-            buttons.append(Button(id=f"t:{target}", label=k.answer(target, lang).title))
-    return Reply(text=text, buttons=tuple(buttons), kind=kind)  # type: ignore[arg-type]
+            buttons.append(cb.Topic(target).button(k.answer(target, lang).title))
+    return Reply(text=text, buttons=tuple(buttons), kind=kind)
 
 
 CRISIS_TOPIC = "crisis_support"
@@ -49,28 +47,34 @@ def more(k: Knowledge, topic: str, lang: str) -> Reply:
     lines = [a.title, "", a.more or a.short, "", k.text(lang, "answer.sources_title", checked=a.checked)]
     lines += [f"• {s}" for s in a.sources]
     lines += ["", k.text(lang, "not_lawyer")]
-    buttons = tuple(Button(id=f"t:{r}", label=k.answer(r, lang).title) for r in a.related if r in k.answers)
+    buttons = tuple(cb.Topic(r).button(k.answer(r, lang).title) for r in a.related if r in k.answers)
     return Reply(text="\n".join(lines), buttons=buttons, kind="answer")
 
 
 def clarify(k: Knowledge, candidates: list[str], lang: str) -> Reply:
-    buttons = [Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in candidates[:3] if t in k.answers]
-    buttons.append(Button(id="u:list", label=k.text(lang, "clarify.none")))
+    buttons = [cb.Topic(t).button(k.answer(t, lang).title) for t in candidates[:3] if t in k.answers]
+    buttons.append(cb.TopicList().button(k.text(lang, "clarify.none")))
     return Reply(text=k.text(lang, "clarify.text"), buttons=tuple(buttons), kind="question")
+
+
+def main_topics(k: Knowledge) -> list[str]:
+    """The topics offered when the bot does not know, most asked first (content/menus.yaml)."""
+    return k.menus.main_topics if k.menus else []
 
 
 def unknown(k: Knowledge, lang: str) -> Reply:
     """The out-of-scope reply. It carries the crisis line too: an unrecognised message may be
     distress the crisis detector missed."""
     legal, psych = k.facts.hotlines["legal"].number, k.facts.hotlines["psych"].number
-    buttons = tuple(Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in MAIN_TOPICS if t in k.answers)
+    buttons = tuple(cb.Topic(t).button(k.answer(t, lang).title) for t in main_topics(k) if t in k.answers)
     return Reply(text=k.text(lang, "unknown.text", legal=legal, psych=psych), buttons=buttons, kind="question")
 
 
 def topic_list(k: Knowledge, lang: str) -> Reply:
     listed = [t for t, by_lang in k.answers.items() if by_lang[lang].listed and t != CRISIS_TOPIC]
-    ordered = [t for t in MAIN_TOPICS if t in listed] + sorted(t for t in listed if t not in MAIN_TOPICS)
-    buttons = tuple(Button(id=f"t:{t}", label=k.answer(t, lang).title) for t in ordered)
+    main = main_topics(k)
+    ordered = [t for t in main if t in listed] + sorted(t for t in listed if t not in main)
+    buttons = tuple(cb.Topic(t).button(k.answer(t, lang).title) for t in ordered)
     return Reply(text=k.text(lang, "topics.text"), buttons=buttons, kind="question")
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from bot import locale
+
 Direction = Literal["past", "future"]
 MonthPart = Literal["early", "mid", "late"]
 #: the day that stands for a part of a month (the first day of each third: 上旬, 中旬, 下旬)
@@ -57,8 +59,6 @@ _MONTH_EN = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
              r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
 _MONTHS_EN = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                "October", "November", "December")
 
 _YMD = re.compile(r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号號]?")
 _YM_PART = re.compile(rf"(?:(?P<y>\d{{4}})\s*年\s*)?(?P<m>{_N})\s*月\s*(?:份\s*)?"
@@ -139,15 +139,11 @@ class PastDay:
         return None
 
     def text(self, lang: str) -> str:
-        """2026年11月3日 / 2026年11月初; 3 November 2026 / early November 2026."""
-        d = self.day
+        """2026年11月3日 / 2026年11月初; 3 November 2026 / early November 2026 (the formats
+        of content/<lang>/locale.yaml)."""
         if self.approx is None:
-            if lang == "zh":
-                return f"{d.year}年{d.month}月{d.day}日"
-            return f"{d.day} {_MONTH_NAMES[d.month - 1]} {d.year}"
-        if lang == "zh":
-            return f"{d.year}年{d.month}月" + {"early": "初", "mid": "中旬", "late": "底"}[self.approx]
-        return f"{self.approx} {_MONTH_NAMES[d.month - 1]} {d.year}"
+            return locale.fmt_date(self.day, lang)
+        return locale.fmt_month_part(self.day.year, self.day.month, self.approx, lang)
 
 
 def clean(text: str) -> str:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from bot.flow.dates import BareDay, DateError, PastDay, WholeMonth, parse_day
+from bot import locale
+from bot.flow.dates import BareDay, DateError, Direction, PastDay, WholeMonth, parse_day
 from bot.flow.models import Step
 from bot.flow.numbers import Vague, parse_quantity
 from bot.knowledge.normalize import normalize
@@ -29,10 +31,16 @@ class Bad:
     values: tuple[tuple[str, Any], ...] = ()
 
 
-YES = {"是", "是的", "对", "对的", "有", "有的", "好", "好的", "嗯", "同意", "可以", "yes", "y", "yeah",
-       "yep", "ok", "okay", "sure", "true", "1"}
-NO = {"否", "不", "不是", "不对", "没有", "没", "无", "不同意", "不可以", "no", "n", "nope", "not",
-      "false", "0"}
+class YesNo(Protocol):
+    """The words that answer a yes / no question (content/<lang>/lexicon.yaml, all languages)."""
+
+    @property
+    def yes_words(self) -> AbstractSet[str]: ...
+
+    @property
+    def no_words(self) -> AbstractSet[str]: ...
+
+
 _SPLIT = re.compile(r"[\s,，、;；/]+")
 
 
@@ -119,11 +127,11 @@ def parse_multi(step: Step, text: str, labels: dict[str, str], words: dict[str, 
     return Ok(chosen, echo=echo)
 
 
-def parse_yesno(text: str) -> Ok | Bad:
+def parse_yesno(text: str, words: YesNo) -> Ok | Bad:
     token = normalize(text).strip(" .。!！")
-    if token in YES:
+    if token in words.yes_words:
         return Ok(True)
-    if token in NO:
+    if token in words.no_words:
         return Ok(False)
     return Bad("yesno")
 
@@ -163,7 +171,7 @@ class Confirm:
 
 
 def parse_date_answer(step: Step, text: str, today: dt.date, lang: str = "zh") -> Ok | Bad | Confirm:
-    direction = "future" if step.future_only else "past"
+    direction: Direction = "future" if step.future_only else "past"
     try:
         found = parse_day(text, today, direction)
     except DateError:
@@ -190,7 +198,7 @@ def _out_of_range(step: Step, day: dt.date, today: dt.date) -> bool:
 
 
 def _month_name(year: int, month: int, lang: str) -> str:
-    return f"{year}年{month}月" if lang == "zh" else PastDay(dt.date(year, month, 1)).text("en").split(" ", 1)[1]
+    return locale.fmt_month(year, month, lang)
 
 
 def _fmt(number: float) -> str:

@@ -74,12 +74,19 @@ class Step(Strict):
     max_choices: int | None = None
     next: str | list[Branch] = END
     show_if: dict[str, Condition] | None = None  # skipped (and its slot cleared) unless it holds
-    sets_language: bool = False  # a choice of "zh"/"en" that switches the conversation at once
+    # a choice of language that switches the conversation at once; its options are the
+    # languages of content/ (folders with a locale.yaml), filled in when the content loads
+    sets_language: bool = False
     digress: bool = True  # a question typed here may be answered as a digression; false where
                           # the answer itself may be a question (quoting what a collector said)
 
     @model_validator(mode="after")
     def _options_fit_kind(self) -> Step:
+        if self.sets_language:
+            if self.input != "choice" or self.options:
+                raise ValueError("a sets_language step is a choice without options: the languages "
+                                 "of content/ are its options")
+            return self
         if self.input in ("choice", "multi") and not self.options:
             raise ValueError(f"a {self.input} step needs options")
         if self.input not in ("choice", "multi") and self.options:
@@ -92,16 +99,62 @@ class Step(Strict):
         return self
 
 
+class Group(Strict):
+    """Steps that are asked only together, under one condition (e.g. the follow-ups about
+    calls to the workplace, only when that was chosen)."""
+
+    show_if: dict[str, Condition]
+    steps: list[str] = Field(min_length=1)
+
+
 class Dialog(Strict):
+    """A dialog file. To keep the YAML short: a step's `ask` defaults to `<texts>.<step id>`
+    (`texts` defaults to the dialog id), its `next` to the step written after it (the last
+    one ends the dialog), and `groups` give several steps one `show_if`."""
+
     id: str = Field(pattern=ID)
     title: str                            # UI key of the dialog's name (for buttons and menus)
+    texts: str | None = None              # prefix of the steps' UI keys (default: the dialog id)
     start: str
     steps: dict[str, Step]
+    groups: dict[str, Group] = {}
     review: bool = True                   # show the review screen before completing
     commands: list[str] = []              # slash commands that start it, e.g. [report]
     triggers: dict[str, list[str]] = {}   # lang -> phrases that start it when typed
     on_complete: list[str] = []           # action names, run with the slots when confirmed
     intro: str | None = None              # UI key of a line shown before the first question
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """Fill in what the YAML may leave out: each step's `ask` and `next`, and the
+        `show_if` of the groups it belongs to (merged with its own)."""
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
+            return data
+        texts = data.get("texts") or data.get("id")
+        ids = list(data["steps"])
+        steps: dict[str, Any] = {}
+        for i, (sid, raw) in enumerate(data["steps"].items()):
+            if not isinstance(raw, dict):
+                steps[sid] = raw
+                continue
+            step = dict(raw)
+            step.setdefault("ask", f"{texts}.{sid}")
+            step.setdefault("next", ids[i + 1] if i + 1 < len(ids) else END)
+            steps[sid] = step
+        groups = data.get("groups") or {}
+        for name, group in (groups.items() if isinstance(groups, dict) else ()):
+            if not isinstance(group, dict):
+                continue
+            for sid in group.get("steps") or []:
+                if sid not in steps or not isinstance(steps[sid], dict):
+                    raise ValueError(f"group {name!r} names undefined step {sid!r}")
+                own = dict(steps[sid].get("show_if") or {})
+                clash = set(own) & set(group.get("show_if") or {})
+                if clash:
+                    raise ValueError(f"step {sid!r} and its group {name!r} both test {sorted(clash)}")
+                steps[sid] = {**steps[sid], "show_if": {**(group.get("show_if") or {}), **own}}
+        return {**data, "steps": steps}
 
     @field_validator("steps")
     @classmethod

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from bot import locale
+
 Approx = Literal["about", "over", "range"]
 
 _CN_DIGIT = "零〇一二两三四五六七八九"
@@ -88,12 +90,10 @@ class Quantity:
         """As the person said it: 约30 / 30多 / 30至40; about 30 / more than 30 / 30 to 40."""
         show = fmt or _plain
         n = show(self.value)
-        if self.approx == "about":
-            return f"约{n}" if lang == "zh" else f"about {n}"
-        if self.approx == "over":
-            return f"{n}多" if lang == "zh" else f"more than {n}"
+        if self.approx in ("about", "over"):
+            return locale.approx(self.approx, n, lang)  # content/<lang>/locale.yaml, approx
         if self.approx == "range" and self.high is not None:
-            return f"{n}至{show(self.high)}" if lang == "zh" else f"{n} to {show(self.high)}"
+            return locale.approx("range", n, lang, high=show(self.high))
         return n
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot import locale
+from bot.core import callbacks as cb
 from bot.core.models import Button, Reply
 from bot.flow import inputs, numbers
 from bot.flow.dates import PastDay
@@ -41,7 +43,6 @@ class Turn:
     replies: list[Reply]
     state: State | None                   # None: the dialog has ended
     completed: dict[str, Any] | None = None  # the answers, when the user confirmed them
-    cancelled: bool = False
     lang: str | None = None                  # the user just chose this conversation language
 
 
@@ -65,7 +66,7 @@ class Runner:
         if state.step == REVIEW:
             return self._digress_or(state, lang, text, digress, lambda: self._invalid(state, lang, "review"))
         if _ASK in state.slots:  # "do you mean 7 November?": yes / no, or a new answer
-            said = inputs.parse_yesno(text)
+            said = inputs.parse_yesno(text, self.k.words)
             if isinstance(said, inputs.Ok):
                 return self.on_control(state, lang, "confirm" if said.value else "deny")
             state = replace(state, slots={k: v for k, v in state.slots.items() if k != _ASK})
@@ -92,7 +93,7 @@ class Runner:
         """Would `text` be taken as the answer to the question on screen? (Pure; no state change.)"""
         if state.step == REVIEW:
             return False
-        if _ASK in state.slots and isinstance(inputs.parse_yesno(text), inputs.Ok):
+        if _ASK in state.slots and isinstance(inputs.parse_yesno(text, self.k.words), inputs.Ok):
             return True
         _, step = self._step(state)
         if step.input not in ("choice", "multi", "yesno"):
@@ -107,23 +108,24 @@ class Runner:
             parse = inputs.parse_choice if step.input == "choice" else inputs.parse_multi
             return parse(step, text, self._labels(step, lang), self._words(step, lang))
         if step.input == "yesno":
-            return inputs.parse_yesno(text)
+            return inputs.parse_yesno(text, self.k.words)
         if step.input == "number":
             return inputs.parse_number(step, text)
         return inputs.parse_date_answer(step, text, today, lang)
 
-    def on_button(self, state: State, lang: str, button_id: str) -> Turn:
-        kind, _, arg = button_id.partition(":")
-        if kind == "c":
-            return self.on_control(state, lang, arg)
+    def on_button(self, state: State, lang: str, pressed: cb.Option | cb.Control | cb.Edit | str) -> Turn:
+        data = cb.parse(pressed) if isinstance(pressed, str) else pressed
+        if isinstance(data, cb.Control):
+            return self.on_control(state, lang, data.name)
         if state.step == REVIEW:
-            if kind == "e" and arg in self.dialogs[state.dialog].steps:
-                edited = replace(state, step=arg, editing=True, invalid=0)
+            if isinstance(data, cb.Edit) and data.step in self.dialogs[state.dialog].steps:
+                edited = replace(state, step=data.step, editing=True, invalid=0)
                 return Turn([self.screen(edited, lang)], edited)
             return self._stale(state, lang)
         _, step = self._step(state)
-        if kind != "o":
+        if not isinstance(data, cb.Option):
             return self._stale(state, lang)
+        arg = data.value
         if step.input == "yesno" and arg in ("yes", "no"):
             return self._save(state, lang, arg == "yes")
         if arg not in step.options:
@@ -146,8 +148,7 @@ class Runner:
     def on_control(self, state: State, lang: str, control: str) -> Turn:
         dialog = self.dialogs[state.dialog]
         if control == "cancel":
-            return Turn([Reply(text=self.k.text(lang, "flow.cancelled"), kind="notice")], None,
-                        cancelled=True)
+            return Turn([Reply(text=self.k.text(lang, "flow.cancelled"), kind="notice")], None)
         if control == "back":
             if not state.history:
                 return Turn([Reply(text=self.k.text(lang, "flow.at_first")), self.screen(state, lang)], state)
@@ -195,27 +196,26 @@ class Runner:
         if isinstance(pending, dict):
             reason = pending.get("reason")
             values = pending.get("values") or {}
-            confirm = (Button(id="c:confirm", label=t(lang, f"flow.confirm.{reason}.yes", **values)),
-                       Button(id="c:deny", label=t(lang, f"flow.confirm.{reason}.no")))
-            back = (Button(id="c:back", label=t(lang, "flow.back")),) if state.history else ()
+            confirm = (cb.Control("confirm").button(t(lang, f"flow.confirm.{reason}.yes", **values)),
+                       cb.Control("deny").button(t(lang, f"flow.confirm.{reason}.no")))
+            back = (cb.Control("back").button(t(lang, "flow.back")),) if state.history else ()
             return Reply(text=t(lang, f"flow.confirm.{reason}.q", **values), buttons=confirm + back, kind="question")
         lines = [t(lang, f"{step.ask}.q")]
         buttons: list[Button] = []
         labels = self._labels(step, lang)
         if step.input == "choice":
-            buttons += [Button(id=f"o:{o}", label=labels[o]) for o in step.options]
+            buttons += [cb.Option(o).button(labels[o]) for o in step.options]
         elif step.input == "multi":
             selected = state.slots.get(_SEL, [])
-            buttons += [Button(id=f"o:{o}", label=("✓ " if o in selected else "") + labels[o])
+            buttons += [cb.Option(o).button(("✓ " if o in selected else "") + labels[o])
                         for o in step.options]
-            buttons.append(Button(id="c:done", label=t(lang, "flow.done")))
+            buttons.append(cb.Control("done").button(t(lang, "flow.done")))
             lines.append(t(lang, "flow.hint.multi"))
             if selected:
-                lines.append(t(lang, "flow.selected", items="、".join(labels[o] for o in selected)
-                               if lang == "zh" else ", ".join(labels[o] for o in selected)))
+                lines.append(t(lang, "flow.selected", items=locale.join((labels[o] for o in selected), lang)))
         elif step.input == "yesno":
-            buttons += [Button(id="o:yes", label=t(lang, "flow.yes")),
-                        Button(id="o:no", label=t(lang, "flow.no"))]
+            buttons += [cb.Option("yes").button(t(lang, "flow.yes")),
+                        cb.Option("no").button(t(lang, "flow.no"))]
         elif step.input == "date":
             lines.append(t(lang, "flow.hint.date"))
         elif step.input == "text" and step.max_length < 500:
@@ -224,22 +224,22 @@ class Runner:
             current = self.display(dialog, state.step, state.slots.get(dialog.slot(state.step)), lang)
             lines.append(t(lang, "flow.current", value=current))
         if step.optional:
-            buttons.append(Button(id="c:skip", label=t(lang, "flow.skip")))
+            buttons.append(cb.Control("skip").button(t(lang, "flow.skip")))
         if state.history:
-            buttons.append(Button(id="c:back", label=t(lang, "flow.back")))
+            buttons.append(cb.Control("back").button(t(lang, "flow.back")))
         return Reply(text="\n".join(lines), buttons=tuple(buttons), kind="question")
 
     def _review(self, state: State, lang: str) -> Reply:
         dialog = self.dialogs[state.dialog]
         t = self.k.text
         lines = [t(lang, "flow.review.title", title=t(lang, dialog.title)), ""]
-        buttons = [Button(id="c:ok", label=t(lang, "flow.review.ok"))]
+        buttons = [cb.Control("ok").button(t(lang, "flow.review.ok"))]
         for sid in dialog.path(state.slots):
             label = self._label(dialog.steps[sid], lang)
             value = self.display(dialog, sid, state.slots.get(dialog.slot(sid)), lang)
-            lines.append(f"• {label}：{value}" if lang == "zh" else f"• {label}: {value}")
-            buttons.append(Button(id=f"e:{sid}", label=t(lang, "flow.review.edit", label=label)))
-        buttons.append(Button(id="c:cancel", label=t(lang, "flow.cancel")))
+            lines.append("• " + locale.label_value(label, value, lang))
+            buttons.append(cb.Edit(sid).button(t(lang, "flow.review.edit", label=label)))
+        buttons.append(cb.Control("cancel").button(t(lang, "flow.cancel")))
         lines += ["", t(lang, "flow.review.hint")]
         return Reply(text="\n".join(lines), buttons=tuple(buttons), kind="question")
 
@@ -254,8 +254,7 @@ class Runner:
         if step.input == "choice":
             return labels.get(value, str(value))
         if step.input == "multi":
-            sep = "、" if lang == "zh" else ", "
-            return sep.join(labels.get(v, str(v)) for v in value)
+            return locale.join((labels.get(v, str(v)) for v in value), lang)
         if step.input == "number":
             return numbers.describe(value, lang)
         if step.input == "date" and isinstance(value, dict):  # a part of a month: 2026年11月初
@@ -269,6 +268,8 @@ class Runner:
         return dialog, dialog.steps[state.step]
 
     def _labels(self, step: Step, lang: str) -> dict[str, str]:
+        if step.sets_language:  # each language by its own name (`name` in content/<code>/locale.yaml)
+            return {o: self.k.text(lang, f"lang.opt.{o}") for o in step.options}
         return {o: self.k.text(lang, f"{step.ask}.opt.{o}") for o in step.options}
 
     def _label(self, step: Step, lang: str) -> str:
@@ -288,7 +289,7 @@ class Runner:
         # ask the skipped question again ("nothing asked twice").
         slots[dialog.slot(state.step)] = value
         history = (*state.history, state.step)
-        switched = value if dialog.steps[state.step].sets_language and value in ("zh", "en") else None
+        switched = value if dialog.steps[state.step].sets_language and value in self.k.locales else None
         lang = switched or lang
         nxt = dialog.next_step(state.step, slots)
         turn = self._after_save(state, dialog, slots, history, nxt, lang, switched)
@@ -330,8 +331,9 @@ class Runner:
         replies = [Reply(text=text, kind="notice")]
         if count >= MAX_INVALID:
             step = None if state.step == REVIEW else self.dialogs[state.dialog].steps[state.step]
-            buttons = [Button(id="c:skip", label=self.k.text(lang, "flow.skip"))] if step and step.optional else []
-            buttons.append(Button(id="c:cancel", label=self.k.text(lang, "flow.cancel")))
+            skip = cb.Control("skip").button(self.k.text(lang, "flow.skip"))
+            buttons = [skip] if step and step.optional else []
+            buttons.append(cb.Control("cancel").button(self.k.text(lang, "flow.cancel")))
             replies.append(Reply(text=self.k.text(lang, "flow.stuck"), buttons=tuple(buttons), kind="notice"))
         replies.append(self.screen(new, lang))
         return Turn(replies, new)

@@ -82,7 +82,7 @@ class TopicClassifier:
         """The fast path alone, from what `arrays()` gave (a model cached on disk as plain
         arrays, never a pickle); `vectorizer` and `svm` are then None."""
         self = cls.__new__(cls)
-        self.vectorizer = self.svm = None  # type: ignore[assignment]
+        self.vectorizer = self.svm = None
         self._n = n_topics
         self._parts = []
         offset = 0

@@ -6,19 +6,24 @@ parts, and either one is enough:
 
 1. **High-precision patterns** (content/crisis.yaml): phrases that mean suicide or self-harm
    whatever surrounds them. Hyperbole and other people's words (吓死我了, 叫我去死,
-   "told me to kill myself") are cut out of the text first (`exclude`).
-2. **A linear model** over character n-grams (robust to typos, spaces and traditional
-   characters) and words, trained on content/crisis_corpus.yaml (crisis against everything
-   else; distress counts as else) plus every ordinary question of the knowledge base and
-   content/offtopic.yaml as safe examples. It is the same scikit-learn pipeline and fast
-   path as the topic classifier (classifier.py). A message is scored whole and clause by
-   clause, and the highest score counts, so one sentence buried in a long story about the
-   debt is not drowned by the rest.
+   "told me to kill myself") are cut out of the text first (`exclude`), unless the person
+   takes them up ("...and honestly it sounds like a plan": `agree`). Despair words (绝望,
+   "hopeless": `soft`) are a crisis standing alone; in a long story, where they are as often
+   about the money, they leave the decision to the model and give the gentle line at least.
+2. **A linear model** (a linear SVM) over character n-grams (robust to typos, spaces and
+   traditional characters) and words, trained on content/crisis_corpus.yaml (crisis against
+   everything else; distress counts as else) plus every ordinary question of the knowledge
+   base and content/offtopic.yaml as safe examples. A message is scored whole, sentence by
+   sentence and two neighbouring sentences at a time (a sentence typed without any
+   punctuation is cut into chunks), and the highest score counts, so one sentence buried in
+   a long story about the debt is not drowned by the rest. All those scores come from one
+   pass over the message's tokens, in numpy (`margins`).
 
-The thresholds are set for recall: a false alarm costs one kind message, a miss can cost a
-life. They were chosen by 5-fold cross-validation over the training corpus only (see
-`cross_validate` and bench/crisis.py); the held-out set in tests/eval/crisis.yaml, written
-apart, only measures.
+The thresholds are set for recall, per language: a false alarm costs one kind message, a
+miss can cost a life. They were chosen by 5-fold cross-validation over the training corpus
+(see bench/crisis.py) and compared on a development set written apart
+(tests/eval/crisis_dev.yaml); the held-out set in tests/eval/crisis.yaml, written apart,
+only measures.
 
 Three levels: "crisis" (the crisis reply, nothing else), "concern" (strong distress without
 a word about dying: answer as usual with one gentle line and 12356 on top), "none".
@@ -36,7 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import re2
@@ -61,6 +66,10 @@ MIN_CLAUSE = 8
 #: The model judges only messages at least this big (see `size`): "Quick Cash" or "好吧"
 #: typed as an answer in a dialog has too few features to judge.
 MIN_MODEL_SIZE = 6
+#: A sentence longer than twice this is cut into chunks of about this many Chinese
+#: characters or Latin words (see `sentences`).
+CHUNK_CJK = 20
+CHUNK_WORDS = 12
 _LATIN_WORD = re.compile(r"[a-z0-9']+")
 
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
@@ -90,13 +99,39 @@ def words(norm: str) -> list[str]:
     return ws + [f"{a} {b}" for a, b in pairwise(ws)]
 
 
+def sentences(norm: str) -> list[str]:
+    """The sentences of a text, a sentence without punctuation cut into chunks of about
+    CHUNK_CJK characters or CHUNK_WORDS words (a long story typed on a phone often has no
+    full stop at all; a chunk and each two neighbouring chunks are scored, see `margin`)."""
+    out: list[str] = []
+    for part in _CLAUSE.split(norm):
+        part = part.strip()
+        if not part:
+            continue
+        if CJK.search(part):
+            if len(part) <= 2 * CHUNK_CJK:
+                out.append(part)
+            else:
+                n = -(-len(part) // CHUNK_CJK)
+                step = -(-len(part) // n)
+                out += [part[i:i + step] for i in range(0, len(part), step)]
+        else:
+            ws = part.split()
+            if len(ws) <= 2 * CHUNK_WORDS:
+                out.append(part)
+            else:
+                n = -(-len(ws) // CHUNK_WORDS)
+                step = -(-len(ws) // n)
+                out += [" ".join(ws[i:i + step]) for i in range(0, len(ws), step)]
+    return out
+
+
 def clauses(norm: str, pairs: bool = True) -> list[str]:
     """The pieces of a long message worth scoring on their own (empty for a short one):
-    its sentences and, with `pairs`, each two neighbouring sentences together."""
+    its sentences (see `sentences`) and, with `pairs`, each two neighbouring ones together."""
     if len(norm) < 24:
         return []
-    parts = [p.strip() for p in _CLAUSE.split(norm)]
-    parts = [p for p in parts if len(p) >= MIN_CLAUSE]
+    parts = [p for p in sentences(norm) if len(p) >= MIN_CLAUSE]
     if len(parts) < 2:
         return []
     if not pairs:
@@ -109,7 +144,7 @@ def clauses(norm: str, pairs: bool = True) -> list[str]:
 class Assessment:
     level: Level
     score: float          # the model's crisis margin (highest over the pieces)
-    by: str               # "pattern", "model", "concern-pattern" or "" for none
+    by: str               # "pattern", "soft-pattern", "model", "concern-pattern" or "" for none
 
 
 class CrisisDetector:
@@ -117,34 +152,49 @@ class CrisisDetector:
 
     #: C of the linear SVM and the class weights; picked by 5-fold CV over the corpus.
     C = 1.0
-    #: Margins above which a message is a crisis / a concern. Chosen for recall (module doc).
-    CRISIS_AT = -0.25
-    CONCERN_AT = -0.35
-    #: What a clause of a long message must score above the whole message's bar.
-    CLAUSE_PENALTY = 0.3
+    #: Margins above which a message is a crisis / a concern, by language (Chinese when it
+    #: has Chinese characters): chosen for recall by 5-fold CV (module doc), aiming at the
+    #: same out-of-fold recall for both languages' corpus examples.
+    CRISIS_AT: ClassVar[dict[str, float]] = {"zh": -0.35, "en": -0.53}
+    CONCERN_AT: ClassVar[dict[str, float]] = {"zh": -0.45, "en": -0.63}
+    #: What a sentence of a long message, and two neighbouring sentences, must score above
+    #: the whole message's bar (fewer features: noisier margins).
+    CLAUSE_PENALTY = 0.4
+    PAIR_PENALTY = 0.7
     #: What a message whose death words were cut out as hyperbole or quotes must add.
     QUOTED_PENALTY = 0.4
-    #: What a message typed as the answer to a pending dialog question must add.
-    ANSWER_PENALTY = 0.3
+    #: What a message typed as the answer to a pending dialog question must add (a lender's
+    #: name, a date, what was said: short, and not about the person; the bar for answers
+    #: stays near where it was before the thresholds were lowered for recall).
+    ANSWER_PENALTY = 0.5
 
     def __init__(self, patterns: re2._Regexp, exclude: re2._Regexp | None,
-                 concern: re2._Regexp | None, model: TopicClassifier | None):
+                 concern: re2._Regexp | None, model: TopicClassifier | None,
+                 soft: re2._Regexp | None = None, agree: re2._Regexp | None = None):
         self.patterns = patterns
         self.exclude = exclude
         self.concern = concern
+        self.soft = soft
+        self.agree = agree
         self.model = model
-        # The crisis column of the model, per feature block: token -> (idf, weight). A long
-        # message is cut into clauses once; each clause's n-grams are counted once and
-        # reused for the clause pairs and the whole message (see `margin`).
-        self._blocks: list[tuple[Callable[[str], list[str]], dict[str, tuple[float, float]]]] = []
+        # The crisis column of the model: per feature block its analyzer and vocabulary
+        # (token -> index in the whole feature space), and over the whole space the idf and
+        # the weights, as numpy arrays (long messages) and as lists (one short message: plain
+        # Python is quicker than numpy's per-call cost there). See `margins`.
+        self._blocks: list[tuple[Callable[[str], list[str]], dict[str, int]]] = []
+        self._idf = self._weights = np.zeros(0)
+        self._idf_list: list[float] = []
+        self._weights_list: list[float] = []
         self._bias = 0.0
         if model is not None:
             vocabs, idfs, coef, intercept, _classes = model.arrays()
             offset = 0
-            for (analyzer, *_rest), vocab, idf in zip(model._parts, vocabs, idfs, strict=True):
-                self._blocks.append((analyzer, {t: (float(idf[i]), float(coef[offset + i, CRISIS]))
-                                                for t, i in vocab.items()}))
+            for (analyzer, *_rest), vocab in zip(model._parts, vocabs, strict=True):
+                self._blocks.append((analyzer, {t: offset + i for t, i in vocab.items()}))
                 offset += len(vocab)
+            self._idf = np.concatenate([np.asarray(i, dtype=np.float64) for i in idfs])
+            self._weights = np.ascontiguousarray(coef[:, CRISIS], dtype=np.float64)
+            self._idf_list, self._weights_list = self._idf.tolist(), self._weights.tolist()
             self._bias = float(intercept[CRISIS])
 
     # building ------------------------------------------------------------------------------
@@ -159,11 +209,13 @@ class CrisisDetector:
         patterns = union(crisis.zh + crisis.en)
         exclude = union(crisis.exclude) if crisis.exclude else None
         concern = union(crisis.concern) if crisis.concern else None
+        soft = union(crisis.soft) if crisis.soft else None
+        agree = union(crisis.agree) if crisis.agree else None
         model = None
         if corpus is not None:
             examples = training_set(corpus, negatives, exclude)
             model = cached_fit(examples, cls.C, cache_dir) if cache_dir else fit(examples, cls.C)
-        return cls(patterns, exclude, concern, model)
+        return cls(patterns, exclude, concern, model, soft, agree)
 
     @classmethod
     def from_knowledge(cls, k: Knowledge, cache_dir: Path | None = None) -> CrisisDetector:
@@ -194,12 +246,19 @@ class CrisisDetector:
             return Assessment("none", 0.0, "")
         stripped = self.exclude.sub(" ", norm) if self.exclude else norm
         squeezed = _SPACES.sub("", stripped)
-        if self.patterns.search(stripped) or self.patterns.search(squeezed):
+        if (self.patterns.search(stripped) or self.patterns.search(squeezed)
+                or (self.agree and stripped != norm and self.agree.search(norm))):
             return Assessment("crisis", 1.0, "pattern")
-        if size(stripped) < MIN_MODEL_SIZE:
-            # Too few features to judge ("没有", "好吧", "昨天" as answers in a dialog):
+        # Despair words (绝望, "hopeless"): a crisis standing alone; in a long story, where
+        # they are as often about the money, the model decides (and the gentle line at least).
+        soft = bool(self.soft and (self.soft.search(stripped) or self.soft.search(squeezed)))
+        if soft and not clauses(stripped, pairs=False):
+            return Assessment("crisis", 1.0, "soft-pattern")
+        if size(stripped) < MIN_MODEL_SIZE or stripped.startswith("/"):
+            # Too few features to judge ("没有", "好吧", "昨天" as answers in a dialog), or a
+            # command's arguments (/tz Europe/Berlin, /remind 2h drink water), not free text:
             # short crisis messages (想死, kms, 不想活了) are the patterns' job.
-            if self.concern and self.concern.search(squeezed):
+            if soft or (self.concern and self.concern.search(squeezed)):
                 return Assessment("concern", 0.0, "concern-pattern")
             return Assessment("none", 0.0, "")
         crisis_margin = self.margin(stripped)
@@ -209,49 +268,85 @@ class CrisisDetector:
             crisis_margin -= self.QUOTED_PENALTY
         if answering:
             crisis_margin -= self.ANSWER_PENALTY
-        if crisis_margin >= self.CRISIS_AT:
+        lang = "zh" if CJK.search(stripped) else "en"
+        if crisis_margin >= self.CRISIS_AT[lang]:
             return Assessment("crisis", crisis_margin, "model")
-        if self.concern and (self.concern.search(stripped) or self.concern.search(squeezed)):
+        if soft or (self.concern and (self.concern.search(stripped) or self.concern.search(squeezed))):
             return Assessment("concern", crisis_margin, "concern-pattern")
-        if crisis_margin >= self.CONCERN_AT:  # close to the line: the gentle line, not silence
+        if crisis_margin >= self.CONCERN_AT[lang]:  # close to the line: the gentle line, not silence
             return Assessment("concern", crisis_margin, "model")
         return Assessment("none", crisis_margin, "")
 
     def margin(self, norm: str) -> float:
-        """The model's crisis margin: the highest over the message, its clauses and each two
-        neighbouring clauses (which must clear CLAUSE_PENALTY more: fewer features)."""
+        """The model's crisis margin: the highest over the message, its sentences and each two
+        neighbouring sentences (which must clear CLAUSE_PENALTY or PAIR_PENALTY more)."""
         if self.model is None:
             return -9.0
-        parts = clauses(norm, pairs=False)
-        if not parts:
-            return self._score([self._count(norm)])
-        counts = [self._count(p) for p in parts]
-        best = self._score([self._count(norm)])
-        for i, c in enumerate(counts):
-            best = max(best, self._score([c]) - self.CLAUSE_PENALTY)
-            if i:
-                best = max(best, self._score([counts[i - 1], c]) - self.CLAUSE_PENALTY)
-        return best
+        whole, sentence, pair = self.margins(norm)
+        return max(whole, sentence - self.CLAUSE_PENALTY, pair - self.PAIR_PENALTY)
 
-    def _count(self, text: str) -> list[Counter[str]]:
-        """The text's known tokens per feature block."""
-        return [Counter(t for t in analyzer(text) if t in weights) for analyzer, weights in self._blocks]
+    def margins(self, norm: str) -> tuple[float, float, float]:
+        """The SVM's crisis margin for the whole message, for its best sentence and for its
+        best two neighbouring sentences (-9.0 for a message too short to have sentences).
 
-    def _score(self, pieces: list[list[Counter[str]]]) -> float:
-        """The SVM's crisis margin for the concatenation of `pieces` (tf-idf, sublinear tf,
-        each block L2-normalised, as TfidfVectorizer does)."""
+        One pass: each sentence is analysed once, its known tokens looked up once, and the
+        tf-idf vectors of the sentences, the pairs and the whole (sublinear tf, each feature
+        block L2-normalised, as TfidfVectorizer does) are grouped sums over those tokens, in
+        numpy. The whole of a long message is the sum of its sentences (n-grams across a full
+        stop are not counted)."""
+        pieces = sentences(norm) if len(norm) >= 24 else []
+        scored = [i for i, p in enumerate(pieces) if len(p) >= MIN_CLAUSE]
+        if len(scored) < 2:
+            return self._whole(norm), -9.0, -9.0
+        ids: list[int] = []
+        owner: list[int] = []
+        block: list[int] = []
+        for b, (analyzer, vocab) in enumerate(self._blocks):
+            for i, piece in enumerate(pieces):
+                found = [j for j in map(vocab.get, analyzer(piece)) if j is not None]
+                ids += found
+                owner += [i] * len(found)
+                block += [b] * len(found)
+        if not ids:
+            return self._bias, self._bias, self._bias
+        nb, k = len(self._blocks), len(scored)
+        tokens, blocks = np.asarray(ids), np.asarray(block)
+        rank = np.full(len(pieces), -1)
+        rank[scored] = np.arange(k)
+        r = rank[np.asarray(owner)]
+        whole = self._bias + float(self._score(tokens, blocks, 1, nb)[0])
+        keep = r >= 0
+        t, b_, r = tokens[keep], blocks[keep], r[keep]
+        singles = self._score(t, r * nb + b_, k, nb)
+        first, second = r < k - 1, r > 0
+        pairs = self._score(np.concatenate([t[first], t[second]]),
+                            np.concatenate([r[first] * nb + b_[first], (r[second] - 1) * nb + b_[second]]), k - 1, nb)
+        return whole, self._bias + float(singles.max()), self._bias + float(pairs.max())
+
+    def _whole(self, norm: str) -> float:
+        """The margin of one short text, in plain Python."""
         total = self._bias
-        for b, (_analyzer, weights) in enumerate(self._blocks):
-            counts = pieces[0][b] if len(pieces) == 1 else sum((p[b] for p in pieces), Counter())
+        for analyzer, vocab in self._blocks:
+            counts = Counter([j for j in map(vocab.get, analyzer(norm)) if j is not None])
             dot = norm2 = 0.0
-            for token, n in counts.items():
-                idf, w = weights[token]
-                x = (1.0 + math.log(n)) * idf
-                dot += x * w
+            for j, c in counts.items():
+                x = (1.0 + math.log(c)) * self._idf_list[j]
+                dot += x * self._weights_list[j]
                 norm2 += x * x
             if norm2:
                 total += dot / math.sqrt(norm2)
         return total
+
+    def _score(self, tokens: np.ndarray, cells: np.ndarray, n: int, nb: int) -> np.ndarray:
+        """The margin (less the bias) of `n` groups of tokens, given each occurrence's cell
+        (group * nb + feature block): tf-idf with sublinear tf, L2-normalised per cell."""
+        size = len(self._idf)
+        keys, counts = np.unique(cells * size + tokens, return_counts=True)
+        c, t = np.divmod(keys, size)
+        x = (1.0 + np.log(counts)) * self._idf[t]
+        dot = np.bincount(c, x * self._weights[t], minlength=n * nb)
+        norm = np.sqrt(np.bincount(c, x * x, minlength=n * nb))
+        return np.divide(dot, norm, out=np.zeros(n * nb), where=norm > 0).reshape(n, nb).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -261,8 +356,10 @@ class Example:
     weight: float  # hard negatives written for this model count more than topic questions
 
 
-#: Weight of the corpus's own examples against the knowledge base's ordinary questions.
+#: Weight of the corpus's own examples, and of the knowledge base's ordinary questions (at
+#: 1.0 a few short ones, "do i have to go to the hearing", stayed above the crisis bar).
 CORPUS_WEIGHT = 3.0
+QUESTION_WEIGHT = 3.0
 
 
 def typed_answers(k: Knowledge) -> list[str]:
@@ -300,7 +397,7 @@ def training_set(corpus: CrisisCorpus, negatives: Iterable[str],
     for group in corpus.safe.values():
         for lang_items in group.values():
             add(lang_items, SAFE, CORPUS_WEIGHT)
-    add(negatives, SAFE, 1.0)
+    add(negatives, SAFE, QUESTION_WEIGHT)
     return out
 
 
@@ -335,13 +432,14 @@ def fit(examples: Sequence[Example], c: float) -> TopicClassifier:
 
 
 #: Bump when the features or the training change in a way the examples do not show.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 
 def cached_fit(examples: Sequence[Example], c: float, cache_dir: Path) -> TopicClassifier:
     """fit(), or the model fitted on exactly these examples and settings, stored as plain
     arrays (vocabularies, idf, weights: an .npz without pickles) under `cache_dir`."""
-    key = hashlib.sha256(json.dumps([MODEL_VERSION, c, NGRAMS, MIN_CLAUSE, CORPUS_WEIGHT,
+    key = hashlib.sha256(json.dumps([MODEL_VERSION, c, NGRAMS, MIN_CLAUSE, CHUNK_CJK, CHUNK_WORDS,
+                                     CORPUS_WEIGHT, QUESTION_WEIGHT,
                                      [(e.text, e.label, e.weight) for e in examples]],
                                     ensure_ascii=False).encode()).hexdigest()[:20]
     path = cache_dir / f"crisis-model-{key}.npz"

@@ -1,4 +1,4 @@
-"""Load and validate content/: facts, answers, UI strings and crisis words.
+"""Load and validate content/: languages, facts, answers, UI strings, words and crisis words.
 
 Everything is validated and every answer pre-rendered once at start-up, so a broken file
 stops the bot with the file, line and field, and the per-message path does no template work.
@@ -6,16 +6,27 @@ stops the bot with the file, line and field, and the per-message path does no te
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import re2
-import yaml
 
+from bot import locale
 from bot.contentfiles import ContentError, Problem, read_yaml, validate
-from bot.knowledge.models import LANGS, CrisisCorpus, CrisisFile, Facts, OffTopicFile, Source, TopicFile
+from bot.knowledge.models import (
+    CrisisCorpus,
+    CrisisFile,
+    Facts,
+    Lexicon,
+    Menus,
+    OffTopicFile,
+    Source,
+    TopicFile,
+)
 from bot.knowledge.normalize import normalize
+from bot.locale import Locale, load_locales
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,22 @@ class Answer:
     listed: bool
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The words of every language at once (a greeting is a greeting whatever the setting)."""
+
+    greetings: frozenset[str] = frozenset()
+    help_words: frozenset[str] = frozenset()
+    yes_words: frozenset[str] = frozenset()
+    no_words: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, lexicons: Iterable[Lexicon]) -> Reading:
+        lexicons = list(lexicons)
+        return cls(*(frozenset(w for lex in lexicons for w in getattr(lex, name))
+                     for name in ("greetings", "help_words", "yes_words", "no_words")))
+
+
 @dataclass
 class Knowledge:
     root: Path
@@ -50,6 +77,22 @@ class Knowledge:
     offtopic: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: the crisis detector's training corpus (content/crisis_corpus.yaml, optional)
     crisis_corpus: CrisisCorpus | None = None
+    #: lang -> how it formats (content/<lang>/locale.yaml), in language order
+    locales: dict[str, Locale] = field(default_factory=dict)
+    #: lang -> the words the bot reads in it (content/<lang>/lexicon.yaml)
+    lexicon: dict[str, Lexicon] = field(default_factory=dict)
+    #: which topics are offered as buttons (content/menus.yaml)
+    menus: Menus | None = None
+    #: the words of every language's lexicon together (greetings, help, yes / no)
+    words: Reading = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.words = Reading.of(self.lexicon.values())
+
+    @property
+    def languages(self) -> list[str]:
+        """The available languages, in order (content/ folders with a locale file)."""
+        return list(self.locales) or list(self.ui)
 
     def answer(self, topic: str, lang: str) -> Answer:
         return self.answers[topic][lang]
@@ -104,8 +147,15 @@ def load_knowledge(root: Path) -> Knowledge:
             problems.extend(exc.problems)
             return None
 
+    # The languages first: every other file is checked against them.
+    locales = load_locales(root)
+    locale.register(locales)
+    langs = list(locales)
+    fallback = {lang: loc.fallback for lang, loc in locales.items()}
+    complete = [lang for lang in langs if fallback[lang] is None]
+
     facts_doc = attempt(read_yaml, root / "facts.yaml", root)
-    facts = attempt(validate, Facts, facts_doc, root) if facts_doc else None
+    facts = attempt(validate, Facts, facts_doc, root, languages=fallback) if facts_doc else None
     crisis_doc = attempt(read_yaml, root / "crisis.yaml", root)
     crisis = attempt(validate, CrisisFile, crisis_doc, root) if crisis_doc else None
     if crisis:
@@ -122,9 +172,9 @@ def load_knowledge(root: Path) -> Knowledge:
     offtopic: dict[str, tuple[str, ...]] = {}
     if (root / "offtopic.yaml").exists():
         off_doc = attempt(read_yaml, root / "offtopic.yaml", root)
-        off = attempt(validate, OffTopicFile, off_doc, root) if off_doc else None
+        off = attempt(validate, OffTopicFile, off_doc, root, languages=fallback) if off_doc else None
         if off:
-            offtopic = {lang: tuple(getattr(off, lang)) for lang in LANGS}
+            offtopic = {lang: tuple(off.root.get(lang, ())) for lang in langs}
     catalog_doc = attempt(read_yaml, root / "catalog.yaml", root)
     catalog: tuple[str, ...] = ()
     if catalog_doc:
@@ -134,15 +184,74 @@ def load_knowledge(root: Path) -> Knowledge:
         else:
             catalog = tuple(ids)
 
-    ui: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
-    ui_file: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
-    for lang in LANGS:
+    ui, ui_problems = _load_ui(root, locales)
+    problems += ui_problems
+
+    files: dict[str, dict[str, tuple[TopicFile, Path]]] = {}
+    for lang in langs:
+        for path in sorted((root / lang / "faq").glob("*.yaml")):
+            doc = attempt(read_yaml, path, root)
+            topic = attempt(validate, TopicFile, doc, root) if doc else None
+            if topic is None:
+                continue
+            if topic.id != path.stem:
+                problems.append(Problem(_rel(path, root), "id", f"{topic.id!r} differs from file name"))
+            files.setdefault(topic.id, {})[lang] = (topic, path)
+
+    for topic_id, by_lang in sorted(files.items()):
+        for lang in complete:
+            if lang not in by_lang:
+                problems.append(Problem(f"content/{lang}/faq/{topic_id}.yaml", "",
+                                        f"missing: every topic needs {' and '.join(complete)}"))
+    answers: dict[str, dict[str, Answer]] = {}
+    if facts is not None:
+        for topic_id, by_lang in sorted(files.items()):
+            for lang in langs:  # in language order, whatever order the files were read in
+                if lang not in by_lang:
+                    continue
+                topic, path = by_lang[lang]
+                answer = _render_answer(topic, lang, facts, env, files, path, root, problems)
+                if answer:
+                    answers.setdefault(topic_id, {})[lang] = answer
+            for lang in langs:  # a language that falls back shows the other's answer
+                source = fallback[lang]
+                if lang not in by_lang and source is not None and source in answers.get(topic_id, {}):
+                    answers[topic_id][lang] = answers[topic_id][source]
+    for topic_id in catalog:
+        if topic_id not in files:
+            problems.append(Problem("content/catalog.yaml", "topics", f"topic {topic_id!r} has no answer files"))
+
+    lexicon = _load_lexicons(root, langs, fallback, problems)
+    menus = _load_menus(root, answers if facts is not None else None, problems)
+
+    problems += _offtopic_clashes(offtopic, answers)
+    if problems:
+        raise ContentError(problems)
+    assert facts is not None and crisis is not None and menus is not None
+    return Knowledge(root, facts, ui, answers, catalog, crisis, env, offtopic, crisis_corpus,
+                     locales=locales, lexicon=lexicon, menus=menus)
+
+
+def _load_ui(root: Path, locales: dict[str, Locale]) -> tuple[dict[str, dict[str, str]], list[Problem]]:
+    """content/<lang>/ui/*.yaml flattened to keys; the same keys in every complete language.
+    A language that falls back may leave keys out (the other's text is shown), but every key
+    it has must be one of the other's (a misspelt key would never be shown). The names of the
+    languages are UI strings too, `lang.opt.<code>` in every language (the labels of a choice
+    of language), from the locale files."""
+    langs = list(locales)
+    fallback = {lang: loc.fallback for lang, loc in locales.items()}
+    problems: list[Problem] = []
+    ui: dict[str, dict[str, str]] = {lang: {} for lang in langs}
+    ui_file: dict[str, dict[str, str]] = {lang: {} for lang in langs}
+    for lang in langs:
         paths = sorted((root / lang / "ui").glob("*.yaml"))
-        if not paths:
+        if not paths and fallback[lang] is None:
             problems.append(Problem(f"content/{lang}/ui/", "", "no UI string files"))
         for path in paths:
-            doc = attempt(read_yaml, path, root)
-            if doc is None:
+            try:
+                doc = read_yaml(path, root)
+            except ContentError as exc:
+                problems += exc.problems
                 continue
             name = _rel(path, root)
             if not isinstance(doc.data, dict):
@@ -158,43 +267,92 @@ def load_knowledge(root: Path) -> Knowledge:
                     problems.append(Problem(name, key, f"also defined in {ui_file[lang][key]}"))
                 ui[lang][key] = text
                 ui_file[lang][key] = name
-    for lang in LANGS:
-        for other in LANGS:
+    complete = [lang for lang in langs if fallback[lang] is None]
+    for lang in complete:
+        for other in complete:
             for key in sorted(set(ui[other]) - set(ui[lang])):
                 where = ui_file[other][key].replace(f"/{other}/", f"/{lang}/")
                 problems.append(Problem(where, key, f"missing (present in {other})"))
+    for lang in langs:
+        base = fallback[lang]
+        if base is None:
+            continue
+        for key in sorted(set(ui[lang]) - set(ui[base])):
+            problems.append(Problem(ui_file[lang][key], key, f"not a key of content/{base}/ui/ (misspelt?)"))
+        ui[lang] = {**ui[base], **ui[lang]}
+    for lang in langs:
+        for code, loc in locales.items():
+            key = f"lang.opt.{code}"
+            if key in ui_file[lang]:
+                problems.append(Problem(ui_file[lang][key], key, f"the name of a language is `name` in "
+                                        f"content/{code}/locale.yaml"))
+            ui[lang][key] = loc.name
+    return ui, problems
 
-    files: dict[str, dict[str, tuple[TopicFile, Path]]] = {}
-    for lang in LANGS:
-        for path in sorted((root / lang / "faq").glob("*.yaml")):
-            doc = attempt(read_yaml, path, root)
-            topic = attempt(validate, TopicFile, doc, root) if doc else None
-            if topic is None:
-                continue
-            if topic.id != path.stem:
-                problems.append(Problem(_rel(path, root), "id", f"{topic.id!r} differs from file name"))
-            files.setdefault(topic.id, {})[lang] = (topic, path)
 
-    answers: dict[str, dict[str, Answer]] = {}
-    if facts is not None:
-        for topic_id, by_lang in sorted(files.items()):
-            for lang in LANGS:
-                if lang not in by_lang:
-                    problems.append(Problem(f"content/{lang}/faq/{topic_id}.yaml", "",
-                                            "missing: every topic needs zh and en"))
-            for lang, (topic, path) in by_lang.items():
-                answer = _render_answer(topic, lang, facts, env, files, path, root, problems)
-                if answer:
-                    answers.setdefault(topic_id, {})[lang] = answer
-    for topic_id in catalog:
-        if topic_id not in files:
-            problems.append(Problem("content/catalog.yaml", "topics", f"topic {topic_id!r} has no answer files"))
+def _load_lexicons(root: Path, langs: list[str], fallback: dict[str, str | None],
+                   problems: list[Problem]) -> dict[str, Lexicon]:
+    """content/<lang>/lexicon.yaml, its words normalised; a language that falls back may
+    have none (it reads the other's words)."""
+    out: dict[str, Lexicon] = {}
+    for lang in langs:
+        path = root / lang / "lexicon.yaml"
+        if not path.exists() and fallback[lang] is not None:
+            continue
+        try:
+            lexicon = validate(Lexicon, read_yaml(path, root), root)
+        except ContentError as exc:
+            problems += exc.problems
+            continue
+        script = locale.get(lang).script
+        for name in (("variants", "small_talk", "patterns") if script == "han" else ("keep_whole", "senses")):
+            if getattr(lexicon.matcher, name):
+                problems.append(Problem(_rel(path, root), f"matcher.{name}",
+                                        f"not used for a language typed in {script} script"))
+        out[lang] = _normalized(lexicon)
+    for lang in langs:
+        if lang not in out and fallback[lang] in out:
+            out[lang] = out[fallback[lang]]  # type: ignore[index]
+    yes = {w: lang for lang, lex in out.items() for w in lex.yes_words}
+    for lang, lex in out.items():
+        for i, word in enumerate(lex.no_words):
+            if word in yes:
+                problems.append(Problem(f"content/{lang}/lexicon.yaml", f"no_words.{i}",
+                                        f"{word!r} is also a yes word (content/{yes[word]}/lexicon.yaml)"))
+    return out
 
-    problems += _offtopic_clashes(offtopic, answers)
-    if problems:
-        raise ContentError(problems)
-    assert facts is not None and crisis is not None
-    return Knowledge(root, facts, ui, answers, catalog, crisis, env, offtopic, crisis_corpus)
+
+def _normalized(lexicon: Lexicon) -> Lexicon:
+    """The words as questions are compared: normalize() (traditional -> simplified, lower case,
+    full-width folded). Regular expressions and stems stay as written."""
+    def words(ws: list[str]) -> list[str]:
+        return [normalize(w) for w in ws]
+
+    m = lexicon.matcher
+    matcher = m.model_copy(update={
+        "stop_words": words(m.stop_words), "keep_whole": words(m.keep_whole),
+        "thesaurus": [words(g) for g in m.thesaurus],
+        "senses": [s.model_copy(update={"word": normalize(s.word), "followed_by": words(s.followed_by),
+                                        "preceded_by": words(s.preceded_by)}) for s in m.senses]})
+    return lexicon.model_copy(update={
+        "greetings": words(lexicon.greetings), "help_words": words(lexicon.help_words),
+        "yes_words": words(lexicon.yes_words), "no_words": words(lexicon.no_words), "matcher": matcher})
+
+
+def _load_menus(root: Path, answers: dict[str, dict[str, Answer]] | None,
+                problems: list[Problem]) -> Menus | None:
+    try:
+        menus = validate(Menus, read_yaml(root / "menus.yaml", root), root)
+    except ContentError as exc:
+        problems += exc.problems
+        return None
+    if answers is not None:
+        named = [(f"main_topics.{i}", t) for i, t in enumerate(menus.main_topics)]
+        named += [(f"start.{need}", t) for need, t in menus.start.items() if t is not None]
+        for fld, topic in named:
+            if topic not in answers:
+                problems.append(Problem("content/menus.yaml", fld, f"no topic {topic!r}"))
+    return menus
 
 
 def _offtopic_clashes(offtopic: dict[str, tuple[str, ...]],
@@ -249,11 +407,8 @@ def _render_answer(topic: TopicFile, lang: str, facts: Facts, env: jinja2.Enviro
 
 def source_line(src: Source, facts: Facts, lang: str) -> str:
     inst = facts.instruments[src.instrument]
-    name = inst.name.get(lang)
-    if src.article:
-        name += f" {zh_article(src.article)}" if lang == "zh" else f", Art. {src.article}"
-    binds = inst.binds.get(lang)
-    line = f"{name}（适用于：{binds}）" if lang == "zh" else f"{name} (binds: {binds})"
+    name = locale.cite(inst.name.get(lang), [src.article] if src.article else [], lang)
+    line = locale.binds(name, inst.binds.get(lang), lang)
     if src.note:
         line += f" {src.note}"
     return line
@@ -266,27 +421,8 @@ def citations(sources: list[Source], facts: Facts, lang: str) -> tuple[str, ...]
         arts = articles.setdefault(src.instrument, [])
         if src.article and src.article not in arts:
             arts.append(src.article)
-    out = []
-    for instrument, arts in articles.items():
-        name = facts.instruments[instrument].name.get(lang)
-        if arts and lang == "zh":
-            name += " " + "、".join(zh_article(a) for a in arts)
-        elif arts:
-            name += (", Art. " if len(arts) == 1 else ", Arts. ") + ", ".join(arts)
-        out.append(name)
-    return tuple(out)
-
-
-_ZH_ORDINAL = {"1": "一", "2": "二", "3": "三", "4": "四", "5": "五"}
-
-
-def zh_article(article: str) -> str:
-    """"293-1" -> "第293条之一" (how Chinese law numbers inserted articles); "1034-1035" and
-    plain numbers -> "第1034-1035条", "第47条"."""
-    base, dash, sub = article.partition("-")
-    if dash and sub in _ZH_ORDINAL and len(sub) < len(base):
-        return f"第{base}条之{_ZH_ORDINAL[sub]}"
-    return f"第{article}条"
+    return tuple(locale.cite(facts.instruments[instrument].name.get(lang), arts, lang)
+                 for instrument, arts in articles.items())
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -295,6 +431,3 @@ def _rel(path: Path, root: Path) -> str:
     except ValueError:
         return str(path)
 
-
-def dump_yaml(data: object) -> str:
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

@@ -9,6 +9,9 @@ Features (after normalize(): traditional -> simplified, full-width -> ASCII, low
 * Chinese: words from a private rjieba instance that also knows the collection slang
   (爆通讯录, 呼死你, p图, 714高炮 ...), the thesaurus and every zh keyword of the content; plus
   character bigrams, so typos, run-on text and odd segmentation still share features.
+  The slang, stop words and thesaurus of each language are content:
+  content/<lang>/lexicon.yaml, section `matcher` (languages typed in Chinese characters feed
+  the Chinese features, those typed in Latin letters the English ones).
 * English: words minus stop words, lightly stemmed, long unknown words spell-corrected to
   content words; word bigrams; in-word character trigrams (weak, for typos).
 * A thesaurus per language (老板/主管/领导, cop/police, "no reply"/ignored ...) adds a shared
@@ -47,15 +50,19 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 import rjieba
 from scipy.sparse import csc_matrix
 
+from bot import locale
 from bot.knowledge.classifier import TopicClassifier
 from bot.knowledge.loader import Knowledge
+from bot.knowledge.models import MatcherWords
 from bot.knowledge.normalize import CJK, detect_lang, normalize
 
 # --------------------------------------------------------------------------------------
@@ -66,254 +73,85 @@ from bot.knowledge.normalize import CJK, detect_lang, normalize
 ANSWER_THRESHOLD = 0.35
 #: the in-scope probability below which the question is "unknown" (out of scope).
 SCOPE_THRESHOLD = 0.5
-#: Match.lang for text in which detect_lang finds no letters (the default of BOT_DEFAULT_LANG).
-DEFAULT_LANG = "zh"
 
 
 @dataclass(frozen=True)
 class Match:
     topic: str | None              # the topic id when decision == "answer", else None
     confidence: float              # 0..1
-    lang: str                      # language of the question: "zh" or "en" (detect_lang)
+    lang: str                      # language of the question (detect_lang), e.g. "zh" or "en"
     candidates: tuple[tuple[str, float], ...]  # up to 3 most likely topic ids, best first
     decision: str                  # "answer", "clarify" or "unknown"
 
 
 # --------------------------------------------------------------------------------------
-# Language resources
+# Language resources: content/<lang>/lexicon.yaml, section `matcher`
 # --------------------------------------------------------------------------------------
 
-#: Collection slang (legal-facts.md section 7) and domain words that rjieba would
-#: otherwise split; added to the private segmenter so they survive as single tokens.
-SLANG_WORDS: tuple[str, ...] = (
-    "爆通讯录", "爆单位", "爆家人", "爆亲友", "爆联系人", "呼死你", "p图", "轰炸", "电话轰炸",
-    "短信轰炸", "夜间轰炸", "冒充公检法", "公检法", "律师函", "法院传票", "传票", "立案通知",
-    "逮捕令", "上门催收", "外访", "拉群", "老赖", "老赖海报", "催收公告", "软暴力", "以贷养贷",
-    "催收费", "砍头息", "714高炮", "高炮", "套路贷", "反催收", "债务优化", "停催", "上征信",
-    "征信", "紧急联系人", "通讯录", "停息挂账", "个性化分期", "延期还款", "放贷资质", "网贷",
-    "催收", "暴力催收", "法律援助", "录音", "逾期", "坐牢", "年化", "利息", "12378", "12363",
-    "12348", "12368", "96110", "遗照", "黑白照",
-)
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+@dataclass(frozen=True)
+class _Sense:
+    """A stop word that counts as a word of its own in some places (Lexicon `senses`)."""
+
+    at_end: bool
+    followed_by: frozenset[str]
+    preceded_by: frozenset[str]
 
 
-_ZH_STOP = _words(
-    """的 了 吗 嘛 呢 啊 呀 吧 哦 哈 嗯 么 我 他 她 它 我们 他们 她们 咱 是 在 有 和 与
-    就 都 也 还 很 又 再 这 那 这个 那个 这样 那样 这些 那些 个 一个 一下 一些 被 把 将 对 对于
-    让 给 跟 向 从 到 说 问 想 请问 请 一 下 啦 咋 咋办 怎么 怎么办 怎样 怎么样 如何 什么
-    为什么 为啥 啥 是不是 能不能 可不可以 可以 能 会 要 应该 该 需要 现在 已经 一直 老是 总是
-    就是 但是 可是 因为 所以 如果 然后 还是 或者 而且 自己 人家 别人 真的 真 好 好的 谢谢 你好
-    您好 哈喽 嗨 早上好 晚上好 在吗 我的 他的 之 而 及 其 或 等 着 过 得 地 不 没 没有 有没有
-    吗 么 嘛 喂 呃 额 诶 哎 唉 吖 哇 噢 呐 滴 晚安 早安 午安 拜拜 再见 谢谢你 多谢 感谢 辛苦了"""
-)
+@dataclass(frozen=True)
+class _Lexicon:
+    """What the analyzer knows of the languages beyond the content's examples: the matcher
+    sections of the lexicons, merged by script (han: Chinese features, latin: English)."""
 
-_EN_STOP = _words(
-    """a an the and or but if then so of to in on at by for from with about as into onto over
-    under up down out off is am are was were be been being do does did doing have has had having
-    i me my mine myself he him his she her hers it its we us our they them their
-    this that these those there here what which who whom whose when where why how can could will
-    would shall should may might must just also too very really not no nor dont doesnt didnt cant
-    cannot wont isnt arent wasnt im ive id youre theyre thats whats hi hello hey thanks thank pls
-    please ok okay yes yeah any some all anyone someone something anything much many more most
-    again still even only now well get got gets getting let lets want wanna gonna need u ur r
-    pleas plz bro lol hmm uh um oh dear sir madam good morning evening afternoon"""
-)
+    slang: tuple[str, ...] = ()                   # kept whole by the segmenter
+    zh_stop: frozenset[str] = frozenset()
+    zh_stop_chars: frozenset[str] = frozenset()
+    zh_synonym: Mapping[str, str] = field(default_factory=dict)  # word -> its group's first word
+    senses: Mapping[str, _Sense] = field(default_factory=dict)
+    en_stop: frozenset[str] = frozenset()
+    en_variants: Mapping[str, str] = field(default_factory=dict)
+    en_group_stem: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    en_phrase_re: re.Pattern[str] | None = None
+    en_phrase: Mapping[str, str] = field(default_factory=dict)
+    small_talk: re.Pattern[str] | None = None
+    en_patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
 
-#: Chinese thesaurus: groups of words people use interchangeably, first word canonical.
-#: A word in a group also yields the group's feature, for the content and the question alike.
-_ZH_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("领导", "老板", "上司", "主管", "经理", "老总"),
-    ("单位", "工作单位", "厂里", "工厂", "上班的地方", "公司前台", "前台"),
-    ("同事", "工友"),
-    ("人事", "人力", "人力资源"),
-    ("父母", "爸妈", "爸爸", "妈妈", "老爸", "老妈", "父亲", "母亲", "爸", "妈", "家长"),
-    ("配偶", "老婆", "老公", "妻子", "丈夫", "媳妇", "爱人", "对象"),
-    ("孩子", "小孩", "儿子", "女儿", "娃", "子女"),
-    ("亲戚", "亲属", "家里人", "家人", "亲人", "兄弟", "姐妹", "哥哥", "姐姐", "弟弟", "妹妹"),
-    ("朋友", "好友", "同学", "哥们", "闺蜜", "亲友"),
-    ("通讯录", "联系人", "电话本", "手机通讯录", "通讯录里"),
-    ("警察", "公安", "派出所", "民警", "警方", "公安局", "经侦"),
-    ("坐牢", "进去", "判刑", "蹲监狱", "监狱", "入狱", "拘留", "刑事", "犯罪", "被关", "关起来",
-     "吃牢饭", "蹲局子", "进局子"),
-    ("抓", "抓人", "逮捕", "被抓"),
-    ("骂", "辱骂", "爆粗口", "脏话", "骂人", "侮辱", "谩骂", "咒骂"),
-    ("威胁", "恐吓", "扬言", "放话"),
-    ("打", "殴打", "揍", "动手"),
-    ("投诉", "举报", "反映"),
-    ("录音", "录", "通话录音", "电话录音"),
-    ("删除", "删", "删掉", "清除"),
-    ("短信", "消息", "微信消息"),
-    ("半夜", "凌晨", "深夜", "晚上", "夜里", "夜间"),
-    ("上门", "来家", "家门口", "堵门", "上家里"),
-    ("开除", "辞退", "解雇", "炒鱿鱼", "炒了", "劝退", "离职", "走人", "辞职"),
-    ("起诉", "告", "打官司", "诉讼", "被告"),
-    ("传票", "法院传票", "应诉通知书", "开庭通知"),
-    ("律师函", "律师信"),
-    ("征信", "信用记录", "信用报告", "征信报告", "人行征信", "黑名单"),
-    ("利息", "利率", "年化", "年利率", "费率"),
-    ("分期", "个性化分期", "分期还款"),
-    ("延期", "延期还款", "展期", "缓还", "宽限"),
-    ("协商", "商量", "谈", "沟通"),
-    ("证据", "取证", "证明"),
-    ("截图", "截屏"),
-    ("免费", "不要钱", "公益"),
-    ("律师", "法律咨询", "法援", "法律援助"),
-    ("资质", "牌照", "执照", "持牌", "正规", "资格", "许可"),
-    ("转让", "卖", "转给", "转手", "委外", "外包"),
-    ("骗子", "诈骗", "骗局", "骗钱"),
-    ("个人账户", "私人账户", "个人卡", "私人卡", "个人收款码", "个人银行卡", "私人银行卡"),
-    ("遗照", "黑白照", "p图"),
-    ("曝光", "拉群", "发群", "群里", "朋友圈", "微信群", "群聊", "建群", "挂", "挂我", "公开"),
-    ("照片", "相片", "相册", "图片"),
-    ("位置", "定位"),
-    ("聊天记录", "对话记录", "记录"),
-    ("想死", "不想活", "活不下去", "自杀", "轻生", "一了百了", "撑不下去", "绝望", "没活路",
-     "看不到希望", "没希望", "活着没意思"),
-    ("家", "家里", "住处", "老家"),
-    ("没人管", "没用", "不理", "不理会", "没反应", "没回复", "没消息", "不受理", "没结果", "石沉大海",
-     "不处理", "驳回", "不了了之", "没下文", "没动静", "进度"),
-    ("上门", "来我家", "到我家", "来家里", "敲门", "登门", "找上门"),
-    ("失业", "没工作", "丢了工作", "没收入", "下岗"),
-    ("还不起", "还不上", "没钱还", "没能力还"),
-    ("读取", "收集", "获取", "拿了", "上传", "偷看", "调取"),
-    ("转账", "打钱", "汇款", "付款", "扫码"),
-    ("个人号", "个人微信", "私人微信", "个人支付宝"),
-)
+    @classmethod
+    def of(cls, han: Sequence[MatcherWords], latin: Sequence[MatcherWords]) -> _Lexicon:
+        zh_stop = frozenset(w for m in han for w in m.stop_words)
+        zh_groups = [tuple(g) for m in han for g in m.thesaurus]
+        senses: dict[str, _Sense] = {}
+        for m in han:
+            for s in m.senses:
+                senses.setdefault(s.word, _Sense(s.at_end, frozenset(s.followed_by), frozenset(s.preceded_by)))
+        variants: dict[str, str] = {}
+        for m in latin:
+            variants.update({k: v for k, v in m.variants.items() if k not in variants})
+        talk = [m.small_talk for m in latin if m.small_talk]
+        by_stem, phrase_re, phrases = _en_group_maps([tuple(g) for m in latin for g in m.thesaurus], variants)
+        return cls(
+            slang=tuple(dict.fromkeys(w for m in han for w in m.keep_whole)),
+            zh_stop=zh_stop, zh_stop_chars=frozenset(w for w in zh_stop if len(w) == 1),
+            zh_synonym={w: g[0] for g in zh_groups for w in g}, senses=senses,
+            en_stop=frozenset(w for m in latin for w in m.stop_words), en_variants=variants,
+            en_group_stem=by_stem, en_phrase_re=phrase_re, en_phrase=phrases,
+            small_talk=re.compile(talk[0] if len(talk) == 1 else "|".join(f"(?:{t})" for t in talk)) if talk else None,
+            en_patterns=tuple((re.compile(p.pattern), p.group) for m in latin for p in m.patterns))
 
-#: English spelling and inflection variants the light stemmer misses: stem -> stem.
-_EN_VARIANTS: dict[str, str] = {
-    "polic": "police", "prison": "jail", "coworker": "colleague", "cowork": "colleague",
-    "colleagu": "colleague", "employ": "employer", "workplac": "workplace", "offic": "office",
-    "harras": "harass", "harrass": "harass", "collector": "collect", "collection": "collect",
-    "summon": "summons", "sued": "sue", "su": "sue", "installment": "instal",
-    "instalment": "instal", "licens": "licence", "license": "licence", "delet": "delete",
-    "suicid": "suicide", "complain": "complaint", "threat": "threaten", "msg": "messag",
-    "photoshop": "photoshopp", "pic": "photo", "pict": "photo", "picture": "photo",
-    # Short -ing forms the stemmer leaves alone, and the other verbs for a phone call.
-    "suing": "sue", "rang": "call", "ring": "call", "rung": "call", "dept": "department",
-}
+    @classmethod
+    def from_knowledge(cls, knowledge: Knowledge) -> _Lexicon:
+        by_script: dict[str, list[MatcherWords]] = {"han": [], "latin": []}
+        seen: set[int] = set()
+        for lang in knowledge.languages:
+            lexicon = knowledge.lexicon.get(lang)
+            loc = knowledge.locales.get(lang)
+            if lexicon is None or loc is None or id(lexicon) in seen:  # a fallback's words: once
+                continue
+            seen.add(id(lexicon))
+            by_script[loc.script].append(lexicon.matcher)
+        return cls.of(by_script["han"], by_script["latin"])
 
-#: English thesaurus: groups of words and phrases used interchangeably, first one canonical.
-#: A member yields the group's feature (in addition to its own words), for the content and
-#: the question alike. Single words are compared after stemming; phrases on the raw text.
-_EN_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("boss", "manager", "supervisor", "superior", "team leader"),
-    ("hr", "human resources", "personnel"),
-    # Not bare "company": a loan, collection or asset management company is no workplace.
-    ("workplace", "office", "work", "job", "employer", "front desk", "reception", "my company",
-     "our company", "the company i work", "company i work", "where i work"),
-    ("colleague", "coworker", "co-worker", "workmate"),
-    ("parent", "mom", "mum", "mother", "dad", "father", "parents"),
-    ("spouse", "wife", "husband", "partner"),
-    ("relative", "family", "brother", "sister", "cousin", "aunt", "uncle", "relatives"),
-    ("child", "kid", "kids", "son", "daughter", "children"),
-    ("friend", "classmate", "buddy", "mate"),
-    ("contact list", "contacts", "phonebook", "address book", "phone book"),
-    ("police", "cop", "cops", "officer", "110", "public security", "psb"),
-    ("jail", "prison", "arrest", "arrested", "locked up", "lock up", "detained", "detention",
-     "criminal", "crime", "custody"),
-    ("court", "judge", "hearing", "trial"),
-    ("sue", "sued", "lawsuit", "legal action", "take me to court"),
-    ("threaten", "threat", "threats", "intimidate", "warned", "menace"),
-    ("hurt", "beat", "stab", "harm", "break my legs", "violence", "attack", "hit me", "kill me",
-     "beat me up"),
-    ("insult", "swear", "curse", "cursing", "name calling", "call me names", "calls me names",
-     "foul language", "bad words", "verbal abuse", "abusive", "rude", "loser", "trash"),
-    ("shame", "humiliate", "expose", "group chat", "social media", "moments", "wanted poster",
-     "deadbeat poster"),
-    ("photo", "picture", "pic", "image", "selfie"),
-    ("record", "recording", "taping", "audio"),
-    ("evidence", "proof", "prove"),
-    ("screenshot", "screen shot", "screenshots"),
-    # "report" counts too, but not in "credit report": see _EN_PATTERNS.
-    ("complaint", "complain"),
-    # Not bare "ignore": "what if i ignore the summons" is no unanswered complaint.
-    ("no response", "no reply", "no answer", "nothing happened", "went nowhere", "got ignored",
-     "was ignored", "been ignored", "they ignored", "ignored my", "still waiting",
-     "heard nothing", "not answered", "no result", "no progress", "no use", "useless",
-     "did nothing", "nobody is doing anything", "never replied", "never responded",
-     "never answered", "never heard back", "never got back", "nobody got back",
-     "no one got back", "didnt reply", "didnt respond", "nothing changed", "never did",
-     "no feedback"),
-    ("delete", "remove", "erase", "wipe"),
-    ("personal data", "personal information", "personal info", "my data", "my info", "my details"),
-    ("night", "midnight", "late night", "early morning", "2am", "3am", "after 10pm", "at night"),
-    ("nonstop", "all day", "every hour", "constantly", "times a day", "spam", "spamming",
-     "bombing", "flood", "non stop", "over and over", "wont stop", "calls a day",
-     "calls per day", "times per day", "every few minutes", "every minute", "every minutes",
-     "calls an hour", "times an hour"),
-    ("home", "house", "my place", "door", "doorstep", "apartment", "flat"),
-    # Only people show up *at* a place: "will it show up on my credit report" is no visit.
-    ("visit", "show up at", "showed up at", "turn up at", "turned up at", "showed up outside",
-     "knock", "knocking", "banging on", "came to", "come to", "coming to"),
-    ("scam", "scammer", "fraud", "fraudster", "con", "swindle"),
-    ("personal account", "private account", "individual account", "personal bank account",
-     "personal alipay", "personal wechat", "private card"),
-    ("interest", "apr", "rate", "interest rate", "annual rate"),
-    ("fee", "fees", "charge", "charges", "service fee"),
-    ("upfront", "up front", "deducted", "deduct", "deduction", "withheld", "only got",
-     "only received", "took out before"),
-    ("instal", "installment", "instalment", "payment plan", "pay a little", "monthly payments",
-     "pay in parts", "pay in installments", "spread the payments"),
-    ("extension", "more time", "delay", "postpone", "defer", "grace period", "extend"),
-    ("negotiate", "negotiation", "work out a deal", "settle", "settlement", "arrangement"),
-    # Not "legit" or "verify": a lawyer's letter, a summons or a collector can be legit too.
-    ("licence", "license", "licensed", "registered", "regulated", "authorized", "authorised",
-     "permit", "legit lender", "legit app", "legit platform", "legal lender"),
-    # Only a *debt* changes hands here: "transfer money to his account" is a payment.
-    ("debt transferred", "debt was transferred", "loan transferred", "loan was transferred",
-     "transferred my debt", "transferred my loan", "debt transfer", "debt sold", "debt was sold",
-     "debt got sold", "loan got sold", "loan was sold", "sold my debt", "sold my loan",
-     "assigned", "bought my debt", "new creditor", "owns my loan", "owns my debt",
-     "own my loan", "outsourced", "handed over", "took over my loan", "took over my debt"),
-    ("suicide", "kill myself", "end it all", "end my life", "want to die", "give up",
-     "cant take it", "hopeless", "no way out", "disappear", "ending it", "not want to live",
-     "dont want to live", "ending my life", "take my life", "be alive", "no point living",
-     "no point in living", "not worth living", "jump off", "jumping off", "better off dead"),
-    ("free", "pro bono", "no money for a lawyer", "cant afford", "afford"),
-    ("lawyer", "attorney", "legal advice", "legal help", "legal aid", "law firm"),
-    ("fake", "forged", "forgery", "counterfeit", "not real", "real or fake", "legit or not"),
-    ("seal", "stamp", "official seal", "chop"),
-    ("obscene", "nude", "naked", "porn", "sexual"),
-    # Claiming to be police, court or lawyer: see _EN_PATTERNS ("pretending to be a debt
-    # collector" is a scam, not this).
-    ("impersonate", "impersonating", "posing as", "impersonation"),
-    ("jobless", "lost my job", "unemployed", "laid off", "no income"),
-    ("dismiss", "fire", "fired", "terminate", "sack", "sacked", "let go", "lose my job",
-     "resign", "dismissal", "quit"),
-)
 
-_ZH_SYNONYM: dict[str, str] = {w: g[0] for g in _ZH_GROUPS for w in g}
-#: 还 is a stop word ("still"), but it means "repay" after these words or before the end of a
-#: clause: 要不要还, 还需要还吗, 可以不还吗, 还了好多倍 (and not 还打电话, 还显示逾期).
-_ZH_REPAY_BEFORE = _words("要 不要 还要 不 需要 用 还用 得 必须 该 应该 再 继续 先 没 会 能")
-_ZH_REPAY_AFTER = _words("吗 么 嘛 呢 了 啊 吧 呀 不 没 完 清 钱 款")
-_ZH_STOP_CHARS = frozenset(w for w in _ZH_STOP if len(w) == 1)
-#: English small talk, removed before matching: "thank you" must not reach the bot_privacy
-#: topic through "you", nor "good night" the call-hours topic through "night".
-_SMALLTALK = re.compile(
-    r"\b(?:thank(?:s| you| u)?|thx|good ?(?:morning|afternoon|evening|night|day)|bye|"
-    r"see (?:you|ya)|nice to meet you|how are you|who are you|what are you|what can you do|"
-    r"hello|hi|hey)\b")
-#: Patterns with numbers no word list can hold, as thesaurus features: a clock time (11pm,
-#: 3 am, 6 in the morning) is about call hours, a count of calls per day or an interval of
-#: minutes about call frequency.
-_EN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b\d{1,2}(?: \d\d)? ?(?:am|pm)\b|\b\d{1,2} (?:oclock|at night|in the morning)\b"),
-     "clock"),
-    (re.compile(r"\b\d+ (?:calls?|times|texts?|messages?|sms) (?:a|per|an|each|every) "
-                r"(?:day|hour|minute|night)\b|\bevery \d+ (?:min|mins|minutes?|seconds?|hours?)\b"),
-     "nonstop"),
-    (re.compile(r"(?<!credit )\breport(?:s|ed|ing)?\b"), "complaint"),
-    (re.compile(r"\b(?:pretend\w*|claim\w*|says?|said|saying|acting|posing)"
-                r"(?: to be| like| as| (?:he|she|they|hes|shes|theyre|its|it)"
-                r"(?: is| was| are| were| s)?)(?: really| actually)?(?: from)?(?: a| an| the)?"
-                r"(?: local)? (?:police|cops?|officers?|court|judges?|lawyers?|attorneys?|"
-                r"prosecutors?|procuratorate|public security|psb|law firm|government)\b"
-                r"|\breally from the (?:police|court)\b"), "impersonate"),
-)
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _PUNCT = re.compile(r"[^\w\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -326,14 +164,15 @@ _W_EN_TRIGRAM = 0.25
 _W_SYNONYM = 0.8
 
 
-def stem(word: str) -> str:
-    """A light English stemmer: enough to bring call/calls/calling/called together.
+def stem(word: str, variants: Mapping[str, str] = MappingProxyType({})) -> str:
+    """A light English stemmer: enough to bring call/calls/calling/called together; then
+    `variants` (the lexicon's stem -> stem, for what it misses: polic -> police).
 
     It only has to be consistent, since content and questions go through the same steps.
     """
     w = word.replace("'", "")
     if len(w) <= 3 or w.isdigit():
-        return _EN_VARIANTS.get(w, w)
+        return variants.get(w, w)
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ments", ""), ("ment", ""),
                          ("ness", ""), ("ings", ""), ("ing", ""), ("ied", "y"), ("ed", ""),
                          ("ers", "er"), ("ly", ""), ("es", "e"), ("s", "")):
@@ -349,35 +188,34 @@ def stem(word: str) -> str:
             break
     if len(w) > 3 and w.endswith("e"):
         w = w[:-1]
-    return _EN_VARIANTS.get(w, w)
+    return variants.get(w, w)
 
 
-def _en_group_maps() -> tuple[dict[str, tuple[str, ...]], re.Pattern[str], dict[str, str]]:
+def _en_group_maps(groups: Sequence[tuple[str, ...]], variants: Mapping[str, str]
+                   ) -> tuple[dict[str, tuple[str, ...]], re.Pattern[str] | None, dict[str, str]]:
     """Single-word members by stem, a regex finding the phrases, and phrase -> group."""
     by_stem: dict[str, list[str]] = defaultdict(list)
     phrases: dict[str, str] = {}
-    for group in _EN_GROUPS:
+    for group in groups:
         canon = group[0]
         for member in group:
             words = _ASCII_WORD.findall(member)
             if len(words) == 1:
-                if canon not in by_stem[stem(words[0])]:
-                    by_stem[stem(words[0])].append(canon)
-            else:
+                if canon not in by_stem[stem(words[0], variants)]:
+                    by_stem[stem(words[0], variants)].append(canon)
+            elif words:
                 phrases[" ".join(words)] = canon
     alternation = "|".join(sorted(map(re.escape, phrases), key=len, reverse=True))
     return ({k: tuple(v) for k, v in by_stem.items()},
-            re.compile(rf"\b(?:{alternation})\b"), phrases)
-
-
-_EN_GROUP_STEM, _EN_PHRASE_RE, _EN_PHRASE = _en_group_maps()
+            re.compile(rf"\b(?:{alternation})\b") if phrases else None, phrases)
 
 
 @lru_cache(maxsize=1)
-def _base_segmenter() -> rjieba.Jieba:
-    """A private rjieba instance (loading its dictionary takes ~0.1 s, so it is shared)."""
+def _base_segmenter(words: tuple[str, ...] = ()) -> rjieba.Jieba:
+    """A private rjieba instance that keeps `words` whole (loading its dictionary takes
+    ~0.1 s, so it is shared by matchers built from the same lexicon)."""
     seg = rjieba.Jieba()
-    for word in (*SLANG_WORDS, *(w for w in _ZH_SYNONYM if len(w) > 1)):
+    for word in words:
         seg.add_word(word, None, None)
     return seg
 
@@ -448,25 +286,28 @@ class _Analyzer:
     from different content accumulates words there; that only makes segmentation finer.
     """
 
-    def __init__(self, extra_words: set[str]):
-        self.segmenter = seg = _base_segmenter()
+    def __init__(self, extra_words: set[str], lexicon: _Lexicon):
+        self.lex = lexicon
+        self.segmenter = seg = _base_segmenter(
+            (*lexicon.slang, *(w for w in lexicon.zh_synonym if len(w) > 1)))
         for word in sorted(extra_words):
             if not seg.has_word(word):
                 seg.add_word(word, None, None)
         self.speller: _Speller | None = None
         self._last: tuple[str, dict[str, float]] = ("", {})
 
-    @staticmethod
-    def en_words(norm: str) -> list[str]:
+    def en_words(self, norm: str) -> list[str]:
         """English words of normalised text, apostrophes dropped, stop words removed."""
-        return [t for t in _ASCII_WORD.findall(norm.replace("'", "")) if t not in _EN_STOP]
+        stop = self.lex.en_stop
+        return [t for t in _ASCII_WORD.findall(norm.replace("'", "")) if t not in stop]
 
     def en_stems(self, norm: str) -> list[str]:
         """Stems of the English words of normalised text, in order, typos corrected."""
         words = self.en_words(norm)
         if self.speller is not None:
             words = [self.speller.correct(w) for w in words]
-        return [stem(w) for w in words]
+        variants = self.lex.en_variants
+        return [stem(w, variants) for w in words]
 
     def word_features(self, norm: str) -> list[str]:
         """The word-level features of `features` (words, thesaurus groups, zh bigrams).
@@ -486,8 +327,11 @@ class _Analyzer:
         return feats
 
     def _compute_features(self, norm: str) -> dict[str, float]:
+        lex = self.lex
+        zh_stop, zh_stop_chars, zh_synonym, senses = lex.zh_stop, lex.zh_stop_chars, lex.zh_synonym, lex.senses
         feats: dict[str, float] = defaultdict(float)
-        norm = _SMALLTALK.sub(" ", norm)
+        if lex.small_talk is not None:
+            norm = lex.small_talk.sub(" ", norm)
         text = _PUNCT.sub(" ", norm)
         # Chinese words (segmenter) and the English words around them.
         en_seq: list[str] = []
@@ -497,35 +341,39 @@ class _Analyzer:
                 continue
             toks = [t for t in (t.strip() for t in self.segmenter.cut(chunk)) if t]
             for i, tok in enumerate(toks):
-                if tok == "还" and (i == len(toks) - 1 or toks[i + 1] in _ZH_REPAY_AFTER
-                                   or (i and toks[i - 1] in _ZH_REPAY_BEFORE)):
-                    feats["s:还"] += _W_SYNONYM  # its own feature: "(must I) repay?"
+                sense = senses.get(tok)  # 还 at the end, in 还吗, 不还: "(must I) repay?"
+                if sense is not None and ((sense.at_end and i == len(toks) - 1)
+                                          or (i + 1 < len(toks) and toks[i + 1] in sense.followed_by)
+                                          or (i and toks[i - 1] in sense.preceded_by)):
+                    feats["s:" + tok] += _W_SYNONYM  # its own feature
                 if CJK.search(tok):
-                    if tok not in _ZH_STOP:
+                    if tok not in zh_stop:
                         feats["w:" + tok] += _W_WORD
-                    if tok in _ZH_SYNONYM:
-                        feats["s:" + _ZH_SYNONYM[tok]] += _W_SYNONYM
+                    if tok in zh_synonym:
+                        feats["s:" + zh_synonym[tok]] += _W_SYNONYM
                 else:
                     en_seq.extend(self.en_stems(tok))
         # Chinese character bigrams over runs of Chinese characters.
         for run in _CJK_RUN.findall(text.replace(" ", "")):
-            if len(run) == 1 and run not in _ZH_STOP:
+            if len(run) == 1 and run not in zh_stop:
                 feats["z:" + run] += _W_ZH_BIGRAM
             for i in range(len(run) - 1):
                 pair = run[i : i + 2]
-                if pair in _ZH_STOP or (pair[0] in _ZH_STOP_CHARS and pair[1] in _ZH_STOP_CHARS):
+                if pair in zh_stop or (pair[0] in zh_stop_chars and pair[1] in zh_stop_chars):
                     continue
                 feats["z:" + pair] += _W_ZH_BIGRAM
         # English words, thesaurus groups, word bigrams and in-word character trigrams.
         words = " ".join(_ASCII_WORD.findall(norm.replace("'", "")))
-        for phrase in _EN_PHRASE_RE.findall(words):
-            feats["s:" + _EN_PHRASE[phrase]] += _W_SYNONYM
-        for pattern, canon in _EN_PATTERNS:
+        if lex.en_phrase_re is not None:
+            for phrase in lex.en_phrase_re.findall(words):
+                feats["s:" + lex.en_phrase[phrase]] += _W_SYNONYM
+        for pattern, canon in lex.en_patterns:
             if pattern.search(words):
                 feats["s:" + canon] += _W_SYNONYM
+        group_stem = lex.en_group_stem
         for i, s in enumerate(en_seq):
             feats["w:" + s] += _W_WORD
-            for canon in _EN_GROUP_STEM.get(s, ()):
+            for canon in group_stem.get(s, ()):
                 feats["s:" + canon] += _W_SYNONYM
             if i:
                 feats["e:" + en_seq[i - 1] + "_" + s] += _W_EN_BIGRAM
@@ -575,7 +423,7 @@ class _TopicRows:
         spans = []
         row = 0
         for block in blocks:
-            first, starts, topics = row, [], []
+            first, starts, topics = row, list[int](), list[int]()
             for ti, feats in block:
                 if not topics or topics[-1] != ti:
                     starts.append(row - first)
@@ -689,6 +537,13 @@ class Matcher:
         self._ix = index
         self._clf = classifier
         self.topics = index.topics
+        #: the languages of the content, in order; Match.lang for text without letters is the first
+        self.languages: list[str] = []
+
+    @property
+    def default_lang(self) -> str:
+        """Match.lang for text without letters: the first language of the content."""
+        return self.languages[0] if self.languages else locale.codes()[0]
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -701,7 +556,7 @@ class Matcher:
                     kwn = normalize(kw)
                     if CJK.search(kwn) and 2 <= len(kwn) <= 8 and " " not in kwn:
                         extra.add(kwn)
-        analyzer = _Analyzer(extra)
+        analyzer = _Analyzer(extra, _Lexicon.from_knowledge(knowledge))
         en_words: dict[str, int] = defaultdict(int)
         for by_lang in knowledge.answers.values():
             for ans in by_lang.values():
@@ -787,19 +642,16 @@ class Matcher:
             clf_texts.extend(normalize(q) for q in qs)
             clf_labels.extend([n] * len(qs))
         classifier = TopicClassifier.fit(clf_texts, clf_labels, n + 1, analyzer.word_features)
-        return cls(analyzer, index, classifier)
+        matcher = cls(analyzer, index, classifier)
+        matcher.languages = knowledge.languages
+        return matcher
 
     # ---------------------------------------------------------------- matching
-    def scores(self, text: str) -> dict[str, float]:
-        """Raw blended score per topic (0..~1); topics with no evidence are left out."""
-        ev = self._evidence(text)
-        return self._blend(ev, self.W_CLASSIFIER) if ev is not None else {}
-
     def match(self, text: str) -> Match:
         """Match one question. Never raises; text without letters is simply "unknown"."""
         # detect_lang gives None for text with no letters at all (digits, emoji); Match.lang
-        # is always "zh" or "en", so fall back to the bot's default language.
-        lang = detect_lang(text) or DEFAULT_LANG
+        # is always a language, so fall back to the content's first.
+        lang = detect_lang(text, self.languages) or self.default_lang
         ev = self._evidence(text)
         if ev is None:
             return Match(None, 0.0, lang, (), "unknown")

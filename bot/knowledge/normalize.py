@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import opencc
+
+from bot import locale
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
@@ -40,8 +43,11 @@ def normalize(text: str) -> str:
 _LATIN = re.compile(r"[a-zA-Z]")
 
 
-def detect_lang(text: str) -> str | None:
-    """'zh' when the text has Chinese characters, 'en' when it has Latin letters, else None."""
+def detect_lang(text: str, languages: Sequence[str] | None = None) -> str | None:
+    """The language typed text is in, by its letters: with Chinese characters the first
+    language (of `languages`, else of the content loaded; in order) whose locale says
+    `script: han` (zh), with Latin letters the first with `script: latin` (en); None for
+    text without letters (digits, emoji)."""
     if CJK.search(text):
-        return "zh"
-    return "en" if _LATIN.search(text) else None
+        return locale.for_script("han", languages)
+    return locale.for_script("latin", languages) if _LATIN.search(text) else None

@@ -13,9 +13,12 @@ this package, one concern per module (each module's docstring explains its part)
     pacing.py     flood control: about one message a second per chat, RetryAfter
     inline.py     draft sharing: the share button, draft lookup by fingerprint, inline
                   query answers
-    webhook.py    the webhook's secret token
+    webhook.py    the webhook: its secret token and the `POST /telegram` route
     adapter.py    TelegramBot: the Application, handlers, delivery (pacing, RetryAfter,
-                  retries), the command menu, start-up recovery, lifecycle; all Bot API I/O
+                  retries), the command menu, start-up recovery, lifecycle; all Bot API I/O;
+                  the channel contract (bot/channels/base.py)
+
+`configure(engine, settings)` makes the channel when TELEGRAM_BOT_TOKEN is set.
 
 Logs carry update ids, chat ids, method names and error types, never message text.
 """
@@ -33,7 +36,6 @@ from bot.channels.telegram.inline import LONG_DRAFT, draft_digest, find_drafts, 
 from bot.channels.telegram.pacing import Pacer, retry_seconds
 from bot.channels.telegram.processor import ChatOrderedProcessor, JournalQueue, chat_key
 from bot.channels.telegram.render import (
-    ANSWER_PREFIXES,
     MAX_CAPTION,
     MAX_UNITS,
     NO_PREVIEW,
@@ -46,12 +48,20 @@ from bot.channels.telegram.render import (
     utf16_len,
 )
 from bot.channels.telegram.webhook import SECRET_HEADER, webhook_secret
+from bot.config import Settings
+from bot.core.engine import Engine
 
 __all__ = [
-    "ALLOWED_UPDATES", "ANSWER_PREFIXES", "CHANNEL", "LONG_DRAFT", "MAX_ATTEMPTS", "MAX_CAPTION", "MAX_UNITS",
+    "ALLOWED_UPDATES", "CHANNEL", "LONG_DRAFT", "MAX_ATTEMPTS", "MAX_CAPTION", "MAX_UNITS",
     "NOOP", "NO_PREVIEW", "SECRET_HEADER",
     "ChatGone", "ChatOrderedProcessor", "JournalQueue", "NotSent", "Pacer", "TelegramBot",
-    "attachment_kind", "button_label", "chat_key", "draft_digest", "find_drafts", "inbox_id", "keyboard",
+    "attachment_kind", "button_label", "chat_key", "configure", "draft_digest", "find_drafts", "inbox_id", "keyboard",
     "keyboard_ids", "lang_of", "quiet_library_loggers", "retry_seconds", "split_text", "to_html", "to_inbound",
     "user_row", "utf16_len", "webhook_secret",
 ]
+
+
+def configure(engine: Engine, settings: Settings) -> TelegramBot | None:
+    """The channel when TELEGRAM_BOT_TOKEN is set (polling, or a webhook with
+    TELEGRAM_WEBHOOK_URL); None otherwise."""
+    return TelegramBot(engine, settings) if settings.telegram_bot_token else None

@@ -16,6 +16,12 @@ Flood control (see pacing.py)
     `_call` paces messages to a chat, honours a RetryAfter (429) for that chat only, and
     retries network errors with backoff; the AIORateLimiter is the bot-wide backstop.
 
+The channel contract (bot/channels/base.py): TelegramBot is a ChannelBase (the engine in
+its worker thread, dedup through the inbox without replay: a duplicate update gets only the
+replies not yet sent); it pushes (reminders), mounts `POST /telegram` on the HTTP server
+(webhook.py) and reports "webhook" / "polling" in /healthz. It acknowledges a message only
+once Telegram has every reply, recording each reply sent (Engine.sent_one).
+
 Logs carry update ids, chat ids, method names and error types, never message text.
 """
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import re
 import traceback
@@ -30,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from aiohttp import web
 from pydantic import ValidationError
 from telegram import (
     BotCommand,
@@ -57,6 +65,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.actions.registry import COMMANDS
+from bot.channels.base import ChannelBase, StartFailed
 from bot.channels.telegram.inbound import CHANNEL, lang_of, to_inbound
 from bot.channels.telegram.inline import (
     LONG_DRAFT,
@@ -79,12 +88,13 @@ from bot.channels.telegram.render import (
     split_text,
     to_html,
 )
-from bot.channels.telegram.webhook import webhook_secret
-from bot.channels.worker import EngineWorker
+from bot.channels.telegram.webhook import PATH, receive, webhook_secret
 from bot.config import Settings
+from bot.core import callbacks
 from bot.core.engine import Engine
 from bot.core.models import FileOut, Inbound, Reply
 from bot.core.screens import command_menu
+from storage.rows import UserRow
 
 log = logging.getLogger("bot.telegram")
 
@@ -111,7 +121,7 @@ class NotSent(Exception):
     """A message could not be sent after retries (network); try again after a restart."""
 
 
-class TelegramBot:
+class TelegramBot(ChannelBase):
     """The Telegram channel: an Application plus our lifecycle.
 
         bot = TelegramBot(engine, settings)
@@ -124,16 +134,18 @@ class TelegramBot:
     AIORateLimiter out (benchmarks, where its 30/s cap would be the only thing measured).
     """
 
+    name = CHANNEL
+    can_push = True
+
     def __init__(self, engine: Engine, settings: Settings, *, request: BaseRequest | None = None,
                  get_updates_request: BaseRequest | None = None, pace: float = 1.0,
                  rate_limiter: bool = True, max_concurrent_updates: int = 1024,
                  webhook: bool | None = None, poll_timeout: float = 10.0):
         if not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-        self.engine = engine
         # The engine's work (handle, recover) runs in a worker thread on a connection of its own;
-        # the small reads and delivery records stay on this connection (bot/channels/worker.py).
-        self.worker = EngineWorker(engine, CHANNEL)
+        # the small reads and delivery records stay on this connection (self.engine).
+        super().__init__(engine)
         self.settings = settings
         self.k = engine.k
         self.webhook_mode = bool(settings.telegram_webhook_url) if webhook is None else webhook
@@ -144,7 +156,7 @@ class TelegramBot:
         self.poll_timeout = poll_timeout
         self.backoff = 0.5                      # first wait after a network error (doubles per retry)
         self.inline = False                     # the bot has inline mode (getMe), so drafts can be shared
-        self.recent: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+        self.recent_drafts: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self.open_keyboards: OrderedDict[int, int] = OrderedDict()  # chat -> message with a question keyboard
         self.started = False
         quiet_library_loggers()
@@ -156,7 +168,7 @@ class TelegramBot:
         if rate_limiter:
             # max_retries=0: a RetryAfter comes back to _call, which waits for that chat only
             # (the limiter would pause every chat for it).
-            builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=0))  # type: ignore[arg-type]  # PTB's generics
         if request is not None:
             builder = builder.request(request)
         if get_updates_request is not None:
@@ -176,7 +188,15 @@ class TelegramBot:
 
     # lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        """getMe, commands, recovery of unfinished work, then polling or the webhook."""
+        """getMe, commands, recovery of unfinished work, then polling or the webhook.
+        StartFailed when the Bot API refuses or cannot be reached."""
+        try:
+            await self._start()
+        except TelegramError as exc:
+            raise StartFailed(f"Telegram could not start: {type(exc).__name__} (check TELEGRAM_BOT_TOKEN and "
+                              "TELEGRAM_API_BASE_URL)") from exc
+
+    async def _start(self) -> None:
         app = self.application
         await app.initialize()
         self.inline = bool(app.bot.supports_inline_queries)
@@ -192,7 +212,8 @@ class TelegramBot:
             log.info("telegram: webhook registered")
         else:
             assert app.updater is not None
-            await app.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES), timeout=self.poll_timeout,
+            await app.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES),
+                                            timeout=dt.timedelta(seconds=self.poll_timeout),
                                             bootstrap_retries=-1, error_callback=self._polling_error)
             log.info("telegram: long polling started")
         self.started = True
@@ -206,8 +227,21 @@ class TelegramBot:
         if app.running:
             await app.stop()
         await app.shutdown()
-        self.worker.close()
+        await super().stop()
         self.started = False
+
+    def routes(self, app: web.Application) -> None:
+        """`POST /telegram`, the webhook (404 unless in webhook mode)."""
+        app.router.add_post(PATH, self.on_webhook)
+
+    async def on_webhook(self, request: web.Request) -> web.Response:
+        return await receive(self, request)
+
+    def health(self) -> str:
+        return "webhook" if self.webhook_mode else "polling"
+
+    def announce(self) -> str:
+        return f"Telegram: {f'webhook at {PATH}' if self.webhook_mode else 'long polling'}"
 
     def _polling_error(self, exc: TelegramError) -> None:
         log.warning("telegram polling error: %s", type(exc).__name__)
@@ -227,11 +261,8 @@ class TelegramBot:
         """Record the update's Inbound in the engine's inbox (status "received"), exactly as
         Engine.handle does first, so a crash before handling loses nothing."""
         inbound = to_inbound(update)
-        if inbound is None or inbound.message_id is None:
-            return
-        store = self.engine.store
-        user = store.user(CHANNEL, inbound.user)
-        store.receive(CHANNEL, inbound.message_id, user["id"], inbound.model_dump(mode="json", exclude={"received_at"}))
+        if inbound is not None:
+            self.engine.journal(inbound)
 
     async def recover(self) -> None:
         """Deliver what a crash or a failed send left behind, chat by chat, before new updates."""
@@ -253,10 +284,11 @@ class TelegramBot:
         await asyncio.gather(*(one_chat(c, items) for c, items in by_chat.items()))
 
     async def register_commands(self) -> None:
-        """setMyCommands in zh and en (language_code scoped) and a default in BOT_DEFAULT_LANG."""
+        """setMyCommands in each language of the content (language_code scoped; Telegram takes
+        two-letter codes only) and a default in BOT_DEFAULT_LANG."""
         bot = self.application.bot
         try:
-            for lang in ("zh", "en"):
+            for lang in (code for code in self.k.languages if re.fullmatch(r"[a-z]{2}", code)):
                 await self._call(None, bot.set_my_commands, commands=self.commands(lang), language_code=lang)
                 await self._call(None, bot.set_my_short_description,
                                  short_description=self.t(lang, "telegram.short_description"), language_code=lang)
@@ -327,7 +359,8 @@ class TelegramBot:
         message = update.message
         if message is None:
             return
-        lang = lang_of(message.from_user.language_code if message.from_user else None) or self.settings.bot_default_lang
+        lang = (lang_of(message.from_user.language_code if message.from_user else None, self.k.languages)
+                or self.settings.bot_default_lang)
         url = f"https://t.me/{self.application.bot.username}" if self.application.bot.username else None
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(self.t(lang, "telegram.open_private"), url=url)]]) \
             if url else None
@@ -340,7 +373,7 @@ class TelegramBot:
         user = str(query.from_user.id)
         lang = self.user_lang(user, query.from_user.language_code)
         results = inline_results(
-            find_drafts(self.engine, user, query.query, self.recent)[:10],
+            find_drafts(self.engine, user, query.query, self.recent_drafts)[:10],
             title_of=lambda draft_id: self.draft_title(draft_id, lang),
             part_title=lambda title, n, total: self.t(lang, "telegram.inline.part", title=title, n=n, total=total))
         button = None if results else open_bot_button(self.t(lang, "telegram.inline.open"))
@@ -359,11 +392,12 @@ class TelegramBot:
         """Engine in, messages out, ack when Telegram has them. `pressed`: the message whose
         button was pressed (its keyboard is marked, or the screen edited in place)."""
         before = user_row(self.engine, inbound.user)
-        replies = await self.worker.run(lambda e: e.handle(inbound))
+        _, replies = await self.answer(inbound, ack=False)   # acknowledged below, once delivered
         if not replies:  # a duplicate already answered and delivered
             return
         after = user_row(self.engine, inbound.user)
-        lang = (after or {}).get("lang") or lang_of(inbound.lang_hint) or self.settings.bot_default_lang
+        lang = ((after["lang"] if after else None) or lang_of(inbound.lang_hint, self.k.languages)
+                or self.settings.bot_default_lang)
         delivered = False
         if pressed is not None and inbound.choice:
             delivered = await self._press_result(chat_id, pressed, inbound.choice, replies, lang)
@@ -380,7 +414,9 @@ class TelegramBot:
         new ticks), which is edited in place. Otherwise the pressed keyboard of a question is
         replaced by its "✓ answer" marker and the replies are sent as new messages."""
         only = replies[0]
-        same_screen = (choice.startswith("o:") and len(replies) == 1 and only.kind == "question"
+        pressed_kind = callbacks.parse(choice)
+        toggles = pressed_kind is not None and pressed_kind.toggles
+        same_screen = (toggles and len(replies) == 1 and only.kind == "question"
                        and only.buttons and choice in (b.id for b in only.buttons)
                        and sorted(b.id for b in only.buttons) == sorted(keyboard_ids(pressed))
                        and only.text.partition("\n")[0] == (pressed.text or "").partition("\n")[0]
@@ -405,16 +441,16 @@ class TelegramBot:
                 self.open_keyboards.pop(chat_id, None)
         return False
 
-    async def _sync_menu_language(self, chat_id: int, before: dict | None, after: dict | None) -> None:
+    async def _sync_menu_language(self, chat_id: int, before: UserRow | None, after: UserRow | None) -> None:
         """After /lang, show the command menu of this chat in the chosen language; after
         /delete, drop that chat-specific menu again."""
         if before is not None and after is None and before.get("lang_source") == "chosen":
             await self._quietly(self._call(None, self.application.bot.delete_my_commands,
                                            scope=BotCommandScopeChat(chat_id)))
-        elif (after is not None and after.get("lang_source") == "chosen" and after.get("lang")
-              and (before or {}).get("lang") != after["lang"]):
+        elif (after is not None and after.get("lang_source") == "chosen" and (lang := after.get("lang"))
+              and (before["lang"] if before else None) != lang):
             await self._quietly(self._call(None, self.application.bot.set_my_commands,
-                                           commands=self.commands(after["lang"]), scope=BotCommandScopeChat(chat_id)))
+                                           commands=self.commands(lang), scope=BotCommandScopeChat(chat_id)))
 
     async def deliver(self, chat_id: int, replies: Sequence[Reply], user: str | None = None,
                       lang: str | None = None, inbound: Inbound | None = None) -> bool:
@@ -440,7 +476,7 @@ class TelegramBot:
                 self.engine.sent_one(inbound)
         return True
 
-    async def send_to_user(self, user: str, replies: Sequence[Reply]) -> bool:
+    async def push(self, user: str, replies: Sequence[Reply]) -> bool:
         """For the reminder loop: deliver replies to a Telegram user, in order with that chat."""
         chat_id = int(user)
         async with self.processor.chat(chat_id):
@@ -474,7 +510,7 @@ class TelegramBot:
         parts = split_text(text) or ["…"]
         rows: list[list[InlineKeyboardButton]] = []
         if reply.draft_id and self.inline:
-            digest = remember_draft(self.recent, user, reply.draft_id, text)
+            digest = remember_draft(self.recent_drafts, user, reply.draft_id, text)
             rows.append([share_button(self.t(lang, "telegram.share"), reply.draft_id, digest)])
         extra = keyboard(reply.buttons)
         if extra is not None:
@@ -557,7 +593,7 @@ class TelegramBot:
 
     def user_lang(self, user: str, hint: str | None) -> str:
         row = user_row(self.engine, user)
-        return (row or {}).get("lang") or lang_of(hint) or self.settings.bot_default_lang
+        return (row["lang"] if row else None) or lang_of(hint, self.k.languages) or self.settings.bot_default_lang
 
     def draft_title(self, draft_id: str | None, lang: str, for_file: bool = False) -> str:
         key = f"report.draft.{draft_id}.title"

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
+from bot import locale
 from bot.channels.telegram.render import NOOP
 from bot.core.models import Inbound
 
 CHANNEL = "telegram"
 
 
-def lang_of(code: str | None) -> str | None:
-    short = (code or "").lower()[:2]
-    return short if short in ("zh", "en") else None
+def lang_of(code: str | None, languages: list[str] | None = None) -> str | None:
+    """The content's language that Telegram's language_code (zh-hans, en) chooses, or None."""
+    return locale.from_tag(code, languages)
 
 
 def attachment_kind(message: Message) -> str | None:
@@ -64,4 +65,4 @@ def to_inbound(update: Update) -> Inbound | None:
         return None
     user = str(message.from_user.id)
     return Inbound(channel=CHANNEL, user=user, message_id=inbox_id(update, user), text=text,
-                   attachment=kind, lang_hint=message.from_user.language_code)  # type: ignore[arg-type]
+                   attachment=kind, lang_hint=message.from_user.language_code)

@@ -31,6 +31,7 @@ from telegram import (
 from bot.channels.telegram.inbound import CHANNEL
 from bot.channels.telegram.render import NO_PREVIEW, split_text
 from bot.core.engine import Engine
+from storage.rows import UserRow
 
 LONG_DRAFT = 1500                # characters: longer drafts also come as a .txt document
 RECENT_DRAFTS = 2000             # drafts remembered per process for the share button's query
@@ -41,11 +42,9 @@ def draft_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def user_row(engine: Engine, user: str) -> dict | None:
+def user_row(engine: Engine, user: str) -> UserRow | None:
     """The user's row without creating one (Store.user would create it)."""
-    rows = list(engine.store.db.query(
-        "SELECT id, lang, lang_source FROM users WHERE channel = ? AND external_id = ?", [CHANNEL, user]))
-    return rows[0] if rows else None
+    return engine.store.find_user(CHANNEL, user)
 
 
 def find_drafts(engine: Engine, user: str, query: str, recent: dict[tuple[str, str], tuple[str, str]] | None = None,

@@ -22,6 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 
 from bot.channels import textsplit
 from bot.channels.textsplit import utf16_len
+from bot.core import callbacks
 from bot.core.models import Button
 
 log = logging.getLogger("bot.telegram")
@@ -29,11 +30,6 @@ log = logging.getLogger("bot.telegram")
 MAX_UNITS = 4096                 # a message's text, in UTF-16 code units
 MAX_CAPTION = 1024
 NOOP = "·"                       # callback data of the inert "✓ answer" marker button
-# Button id prefixes that answer a question (options, controls, review edits, confirmations,
-# language, a reminder's "again in ..."); their keyboard is marked once pressed. Topic/"more"/
-# dialog/case buttons ("t", "m", "d", "u", "k", ...) are links to content that stay valid, so
-# their keyboards stay.
-ANSWER_PREFIXES = frozenset({"o", "c", "e", "y", "l", "rem"})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -64,8 +60,8 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
         log.warning("dropped %d button(s) with an unusable id", len(buttons) - len(usable))
     if not usable:
         return None
-    main = [b for b in usable if not b.id.startswith("c:")]
-    controls = [b for b in usable if b.id.startswith("c:")]
+    main = [b for b in usable if not callbacks.is_control(b.id)]
+    controls = [b for b in usable if callbacks.is_control(b.id)]
     rows: list[list[InlineKeyboardButton]] = []
     row: list[InlineKeyboardButton] = []
     for b in main:
@@ -104,8 +100,11 @@ def button_label(message: Message, data: str) -> str | None:
 
 
 def answers_question(choice: str) -> bool:
-    """Whether pressing the button `choice` answers a question (see ANSWER_PREFIXES)."""
-    return choice.partition(":")[0] in ANSWER_PREFIXES
+    """Whether pressing the button `choice` answers a question (options, controls, review
+    edits, confirmations, language, a reminder's buttons): its keyboard is marked once
+    pressed. Topic, "more", dialog and case buttons are links to content that stay valid, so
+    their keyboards stay. The button kind says which (bot/core/callbacks.py)."""
+    return callbacks.answers_question(choice)
 
 
 def answered_marker(pressed: Message, choice: str) -> InlineKeyboardMarkup:

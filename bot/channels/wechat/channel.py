@@ -1,5 +1,7 @@
-"""The WeChat Official Account channel: GET/POST /wechat and the reminder sender.
-See the package docstring (bot/channels/wechat/__init__.py) for the design."""
+"""The WeChat Official Account channel: GET/POST /wechat and pushes (reminders, the rest of
+long answers). See the package docstring (bot/channels/wechat/__init__.py) for the design;
+the plumbing (worker thread, dedup and retries, ack, last-resort error, numbered buttons) is
+bot/channels/base.py's."""
 
 from __future__ import annotations
 
@@ -10,18 +12,18 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from aiohttp import web
 
 from bot.channels import textsplit
-from bot.channels.console import render_text
+from bot.channels.base import ChannelBase, HandlingFailed, plain_text
 from bot.channels.expiring import Expiring
 from bot.channels.textsplit import utf8_len
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.crypto import Box, CryptoError, same, signature
 from bot.channels.wechat.messages import XMLError, encrypted_reply, parse, text_reply
-from bot.channels.worker import EngineWorker
 from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
@@ -35,7 +37,6 @@ PASSIVE_LIMIT = 2048            # bytes WeChat accepts in one text message
 CHUNK = 1800                    # bytes of text per message, leaving room for a hint line
 MAX_PARTS = 30                  # messages one answer may take; the rest is cut with a notice
 RETRY_WINDOW = 10 * 60.0        # seconds a retried MsgId gets the same passive reply from memory
-MAX_RECENT = 5000
 TIMESTAMP_WINDOW = 5 * 60       # seconds a signed request's timestamp may be off from our clock
 MAX_NONCES = 100_000
 MORE_TTL = 24 * 3600.0          # seconds the rest of a long answer waits for "more"
@@ -58,15 +59,20 @@ def split_text(text: str, limit: int = CHUNK) -> list[str]:
 
 def join_replies(replies: Sequence[Reply]) -> str:
     """All replies as one text; buttons as `[N] label` lines (the user types N or the label)."""
-    return "\n\n".join(render_text(r) for r in replies)
+    return plain_text(replies)
 
 
-class WeChatChannel:
+class WeChatChannel(ChannelBase):
     """One per app. `clock` (monotonic seconds) is injectable for tests."""
+
+    name = CHANNEL
+    replay = True  # a retry after a restart (nothing in memory) gets the stored answer again
 
     def __init__(self, engine: Engine, settings: Settings, api: WeChatAPI | None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
-        self.engine = engine
+        # WeChat retries a message 3 times when it has no answer in 5 s: the passive reply of
+        # each answered message is kept for RETRY_WINDOW (ChannelBase.once)
+        super().__init__(engine, retry_window=RETRY_WINDOW, clock=clock)
         self.token = settings.wechat_token or ""
         self.box: Box | None = None
         if settings.wechat_encoding_aes_key:
@@ -74,19 +80,21 @@ class WeChatChannel:
                 raise ValueError("WECHAT_ENCODING_AES_KEY (safe mode) needs WECHAT_APP_ID")
             self.box = Box(settings.wechat_encoding_aes_key, settings.wechat_app_id)
         self.api = api
-        self.recent = Expiring(RETRY_WINDOW, MAX_RECENT, None, clock)   # message id -> (openid, passive text)
+        self.can_push = api is not None
         # (timestamp, nonce) -> sha256 of the body, for the timestamp window: a signed URL is
         # good for one body only (plain mode's signature does not cover the body).
         self.nonces = Expiring(2 * TIMESTAMP_WINDOW + 60, MAX_NONCES, None, clock)
         self.wall = wall
-        # the engine runs in a worker thread of its own (bot/channels/worker.py), where a
-        # WeChat user's /delete happens; what this channel keeps is dropped on the loop
-        self.worker = EngineWorker(engine, CHANNEL)
-        self.worker.on_delete(self._forget)
         self.more = Expiring(MORE_TTL, MAX_MORE, MAX_MORE_BYTES, clock)  # openid -> (parts left, total)
         self.tasks: set[asyncio.Task] = set()
-        self.inflight: dict[str, asyncio.Future] = {}  # message id -> its answer, while it is made
         self.push_delay = PUSH_DELAY
+
+    def routes(self, app: web.Application) -> None:
+        """`/wechat` when WECHAT_TOKEN is set (without it, the channel only pushes)."""
+        app[WECHAT] = self
+        if self.token:
+            app.router.add_get("/wechat", self.verify)
+            app.router.add_post("/wechat", self.receive)
 
     # signatures ------------------------------------------------------------------------------
     def _signed(self, request: web.Request) -> bool:
@@ -112,11 +120,10 @@ class WeChatChannel:
             return True
         return seen == digest
 
-    def _forget(self, channel: str, openid: str) -> None:
+    def forget(self, user: str) -> None:
         """A user deleted their data: drop the rest of a paged answer and the kept replies."""
-        if channel == CHANNEL:
-            self.more.pop(openid)
-            self.recent.drop_where(lambda item: item[0] == openid)
+        super().forget(user)
+        self.more.pop(user)
 
     # GET /wechat -----------------------------------------------------------------------------
     async def verify(self, request: web.Request) -> web.Response:
@@ -156,26 +163,18 @@ class WeChatChannel:
         inbound, direct = self._inbound(fields)
         text = direct
         if inbound is not None:
-            kept = self.recent.get(inbound.message_id or "")
-            if kept is not None:                       # WeChat's retry: the same reply again
-                return self._respond(request, openid, account, kept[1])
-            mid = inbound.message_id or ""
-            task = self.inflight.get(mid)
-            if task is None:  # WeChat retries after 5 s: a retry while the first is handled waits for it
-                task = self.inflight[mid] = asyncio.ensure_future(self._answer_once(inbound))
-                task.add_done_callback(lambda _t: self.inflight.pop(mid, None))
-            try:  # shielded: a request WeChat gave up on still finishes, for its retry to find
-                text = await asyncio.shield(task)
-            except Exception as exc:  # the engine answers its own errors; this is a last resort
-                log.error("wechat: handling failed: %s", type(exc).__name__)
+            # WeChat's retries (after 5 s, while the first is still answered, or later) get
+            # the same passive reply: one step, one push of a long answer's rest
+            try:
+                text = await self.once(inbound.message_id or "", openid, lambda: self._answer_once(inbound))
+            except HandlingFailed:
                 return web.Response(status=500, text="internal error")
         return self._respond(request, openid, account, text)
 
     async def _answer_once(self, inbound: Inbound) -> str | None:
-        """Answer, keep the passive text for WeChat's retries, then let the engine forget it."""
+        """The passive reply, then the engine is told WeChat has it."""
         text = await self._answer(inbound)
-        self.recent.put(inbound.message_id or "", (inbound.user, text))
-        await self.worker.run(lambda e: e.ack(inbound))
+        await self.ack(inbound)
         return text
 
     def _open(self, request: web.Request, body: bytes) -> dict[str, str]:
@@ -215,7 +214,7 @@ class WeChatChannel:
         mid = mid[:128]
 
         def make(**kw: object) -> Inbound:
-            return Inbound(channel=CHANNEL, user=openid, message_id=mid, **kw)  # type: ignore[arg-type]
+            return Inbound(channel=CHANNEL, user=openid, message_id=mid, **kw)
 
         if kind == "text":
             return make(text=f.get("Content", "")), None
@@ -242,7 +241,7 @@ class WeChatChannel:
         if pending is not None and inbound.text and normalize(inbound.text).strip(" .。!！") in MORE_WORDS:
             return self._next_more(openid)
         # replay: a retry after a restart (nothing in self.recent) gets the stored answer again
-        replies = await self.worker.run(lambda e: e.handle(inbound, replay=True))
+        _, replies = await self.answer(inbound, ack=False)
         if not replies:
             return None
         self.more.put(openid, None, 0)  # a new answer replaces what was left of the last one
@@ -288,7 +287,7 @@ class WeChatChannel:
         return web.Response(text=xml, content_type="application/xml", charset="utf-8")
 
     # the customer-service API ------------------------------------------------------------------
-    def _spawn(self, work) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -313,9 +312,10 @@ class WeChatChannel:
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
-    async def send(self, user: str, replies: Sequence[Reply]) -> bool:
-        """The reminder sender: True delivered; False outside the customer-service window (the
-        reminder stays pending and comes with the user's next message). Transient failures raise."""
+    async def push(self, user: str, replies: Sequence[Reply]) -> bool:
+        """Reminders, through the customer-service API: True delivered; False outside the
+        customer-service window (the reminder stays pending and comes with the user's next
+        message). Transient failures raise."""
         assert self.api is not None
         parts = self._parts(user, join_replies(replies))
         for i, part in enumerate(parts):
@@ -326,9 +326,13 @@ class WeChatChannel:
                 return True
         return True
 
-    async def close(self, app: web.Application | None = None) -> None:
+    async def stop(self) -> None:
+        """The pushes in flight finish (15 s at most), then the worker and the API client go."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.drain(), 15)
-        self.worker.close()
+        await super().stop()
         if self.api is not None:
             await self.api.close()
+
+
+WECHAT = web.AppKey("wechat", WeChatChannel)
