@@ -500,7 +500,7 @@ class Engine:
 
 def _payload(inbound: Inbound) -> dict[str, Any]:
     """What the inbox keeps of a message until it is handled (recover() rebuilds it from this)."""
-    return inbound.model_dump(mode="json", exclude={"received_at"})
+    return inbound.model_dump(mode="json")
 
 
 def _storable(inbound: Inbound) -> Inbound:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -23,7 +22,6 @@ class Inbound(BaseModel):
     choice: str | None = Field(default=None, max_length=64)      # a button id
     lang_hint: str | None = None                                 # e.g. Telegram's language_code
     attachment: Literal["photo", "voice", "video", "file", "sticker", "location", "other"] | None = None
-    received_at: dt.datetime | None = None
 
 
 class Button(BaseModel):
