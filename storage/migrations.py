@@ -14,7 +14,7 @@ migrations = Migrations("borrower_guard")
 
 # Tables whose rows belong to one user; export and delete walk this list.
 # reminders and complaints come first: they point at cases and at each other.
-USER_TABLES = ("reminders", "complaints", "sessions", "cases", "inbox")
+USER_TABLES = ("reminders", "complaints", "sessions", "cases", "inbox", "outbox")
 
 
 @migrations()
@@ -158,3 +158,32 @@ def m004_inbox_delivery(db: Database) -> None:
     db.execute("ALTER TABLE inbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0")
     db.execute("UPDATE inbox SET status = 'delivered' WHERE status = 'done' AND replies IS NULL")
     db.execute("CREATE INDEX inbox_received ON inbox(received_at)")
+
+
+@migrations()
+def m005_shared_tokens_outbox(db: Database) -> None:
+    """Issue 14. `api_tokens`: a platform's access token shared by every process (WeChat's:
+    workers that each fetch one expire each other's and use up the daily quota), with its
+    expiry and a refresh lease (one process refreshes; the others wait and read it). Times are
+    Unix seconds. `outbox`: messages of an answer not delivered yet (WeChat: the rest of the
+    letters after a per-user cap, or waiting for "more" without the customer-service API), in
+    order, until they are sent or the user deletes their data."""
+    db.execute(
+        """CREATE TABLE api_tokens (
+            name TEXT PRIMARY KEY,        -- e.g. wechat:<app id>
+            token TEXT,
+            expires_at REAL NOT NULL DEFAULT 0,
+            lease TEXT,                   -- the refreshing process's claim
+            lease_until REAL NOT NULL DEFAULT 0
+        )""")
+    db.execute(
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            channel TEXT NOT NULL,
+            text TEXT NOT NULL,           -- one whole message
+            part INTEGER NOT NULL,        -- its place in its answer (1-based) ...
+            total INTEGER NOT NULL,       -- ... of this many messages ("part 2 of 5")
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX outbox_user ON outbox(user_id, id)")

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from storage.migrations import USER_TABLES
 from storage.reminders import ReminderStore
 from storage.rows import CaseRow, InboxState, Journalled, Received, SessionRow, UnfinishedMessage, UserRow
+from storage.shared import SharedStore
 from storage.sql import Clock, Sql, dumps, utcnow
 
 log = logging.getLogger("storage")
@@ -59,6 +60,8 @@ class Store:
         self.db = db
         #: reminders and complaints, on this connection and in its transactions
         self.reminders = ReminderStore(self.sql)
+        #: what channels share between processes: access tokens, outboxes (storage.shared)
+        self.shared = SharedStore(self.sql)
         # Called with (channel, external id) after a user's deletion is committed: channels
         # drop what they hold in memory for that user (file links, paged answers).
         self.on_delete: list[Callable[[str, str], None]] = []

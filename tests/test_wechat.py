@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import json
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml.ElementTree import fromstring
 
+from bot.channels.base import plain_text
 from bot.channels.http import ServerContext, create_app
 from bot.channels.wechat import WECHAT, Box, CryptoError, WeChatAPI, WeChatAPIError, signature, split_text
 from bot.channels.wechat import channel as wechat_channel
@@ -33,6 +35,7 @@ from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Button, Inbound, Reply
 from bot.scheduler import Channels, ManualClock, Scheduler
+from tests.conftest import Chat
 
 TOKEN = "borrowerguard"
 APP_ID = "wx5823bf96d3bd56c7"
@@ -117,6 +120,7 @@ class FakeWeChatAPI:
         self.valid: set[str] = set()
         self.sent: list[dict] = []
         self.send_errors: list[Any] = []
+        self.cap_left: int | None = None    # messages the user may still get before 45047 (None: no cap)
         self.expires_in = 7200
         self.base_url = ""
 
@@ -145,6 +149,10 @@ class FakeWeChatAPI:
             if isinstance(error, tuple):
                 return web.Response(status=error[1])
             return web.json_response({"errcode": error, "errmsg": "refused"})
+        if self.cap_left is not None:
+            if self.cap_left <= 0:
+                return web.json_response({"errcode": 45047, "errmsg": "out of response count limit"})
+            self.cap_left -= 1
         raw = await request.read()
         assert b"\\u" not in raw                               # UTF-8, not \u escapes
         data = await request.json()
@@ -169,6 +177,13 @@ async def api_client(engine: Engine, settings: Settings, wx_api: FakeWeChatAPI) 
     async with TestClient(TestServer(app)) as c:
         c.ctx = ctx  # type: ignore[attr-defined]
         yield c
+
+
+def waiting(engine: Engine, user: str = OPENID) -> list[str]:
+    """The user's outbox: the messages of an answer not delivered yet, in order."""
+    return [r["text"] for r in engine.store.db.query(
+        "SELECT text FROM outbox WHERE user_id = (SELECT id FROM users WHERE channel = 'wechat'"
+        " AND external_id = ?) ORDER BY id", [user])]
 
 
 def make_long(engine: Engine, user: str = OPENID) -> None:
@@ -494,7 +509,7 @@ async def test_a_long_answer_is_paged_with_more_without_the_api(client: TestClie
         assert (f"第 {n}/{total} 部分" in pages[-1]) == (n < total)
     joined = "".join(re.sub(r"（第 \d+/\d+ 部分，回复“更多”继续看。）", "", p) for p in pages)
     assert '"reminders"' in joined and joined.count("给银行打电话问第") >= 12
-    assert client.app[WECHAT].more.get(OPENID) is None
+    assert waiting(engine) == []
     after = await say(client, "更多")                                 # nothing left: the engine answers it
     assert after and "部分" not in after
 
@@ -557,9 +572,11 @@ async def test_a_refused_push_waits_for_more(api_client: TestClient, engine: Eng
     total = int(re.search(r"第 1/(\d+) 部分", first).group(1))
     await channel.drain()
     assert wx_api.sent == []
-    assert channel.more.get(OPENID)[0] and len(channel.more.get(OPENID)[0]) == total - 1
-    second = await say(api_client, "更多")
-    assert bool(re.search(rf"第 2/{total} 部分，回复“更多”", second)) == (total > 2)
+    assert len(waiting(engine)) == total - 1                           # kept in the database
+    second = await say(api_client, "更多")                             # the user writes: the cap is reset
+    assert f"还有 {total - 1} 条消息" in second
+    await channel.drain()
+    assert len(wx_api.sent) == total - 1 and waiting(engine) == []
 
 
 # --- reminders ---------------------------------------------------------------------------------------
@@ -654,3 +671,182 @@ async def test_a_retry_while_the_first_is_being_answered_waits_for_it(api_client
     assert len(wx_api.sent) == total - 1                               # pushed once, not twice
     rows = list(engine.store.db.query("SELECT id FROM inbox WHERE message_id LIKE '%4242%'"))
     assert len(rows) == 1
+
+
+# --- one access token for many workers (issue 14, item 7) ------------------------------------------------
+
+async def test_workers_share_one_access_token(make_engine, settings: Settings, wx_api: FakeWeChatAPI) -> None:
+    """Two processes (two engines, each with its own Store, on one database file): one token
+    fetch between them, even when both need it at once; a token WeChat refuses is replaced
+    once, and the other worker picks up the replacement instead of fetching its own."""
+    s = wechat_settings(settings, wechat_app_id=APP_ID, wechat_app_secret=SECRET,
+                        wechat_api_base_url=wx_api.base_url)
+    apps = [create_app(ServerContext(s, make_engine())) for _ in range(2)]
+    one, two = (app[WECHAT] for app in apps)
+    assert one.engine.store is not two.engine.store and one.api is not two.api
+    try:
+        assert all(await asyncio.gather(one.api.send_text(OPENID, "一"), two.api.send_text(OPENID, "二")))
+        assert wx_api.issued == ["T1"] and {s["token"] for s in wx_api.sent} == {"T1"}
+        assert one.api.token_fetches + two.api.token_fetches == 1
+        assert await two.api.send_text(OPENID, "三") and wx_api.issued == ["T1"]
+        wx_api.valid.clear()                                           # WeChat expires it early (42001)
+        assert await one.api.send_text(OPENID, "四")
+        assert wx_api.issued == ["T1", "T2"] and wx_api.sent[-1]["token"] == "T2"
+        assert await two.api.send_text(OPENID, "五")                  # reads T2 from the row, no fetch
+        assert wx_api.issued == ["T1", "T2"] and wx_api.sent[-1]["token"] == "T2"
+        row = one.engine.store.shared.token(f"wechat:{APP_ID}")
+        assert row is not None and row.token == "T2" and row.expires_at > time.time() + 6000
+    finally:
+        for channel in (one, two):
+            await channel.api.close()
+            channel.worker.close()
+
+
+# --- every letter is its own message, whole (issue 14, item 1) -------------------------------------------
+
+def to_review(engine: Engine, user: str = OPENID) -> Chat:
+    """The employer story of tests/test_report_dialog.py, in Chinese, up to the review screen
+    (driven through the engine as the WeChat user; the last step goes through WeChat)."""
+    chat = Chat(engine, user=user, channel="wechat")
+    chat.say("/lang zh")
+    chat.say("/report")
+    chat.press_label("是，我是借款人")
+    chat.say("安达消费金融")
+    chat.press("o:consumer_finance")
+    for b in ("called_employer", "disclosed_debt", "pressed_others"):
+        chat.press(f"o:{b}")
+    chat.press("c:done")
+    chat.say("1 2")
+    chat.say("说我欠钱不还，让公司扣我工资")
+    chat.press_label("没有同意过")
+    chat.say("是")
+    chat.say("2026-10-08")
+    chat.say("11月25日")
+    chat.press("c:skip")
+    chat.press("o:recordings")
+    chat.press("c:done")
+    chat.press("o:no")
+    chat.say("1 2")
+    chat.press("o:calls_workhours")
+    chat.say("李明")
+    chat.press("c:skip")
+    assert "c:ok" in chat.buttons, chat.text
+    return chat
+
+
+def confirm_label(chat: Chat) -> str:
+    screen = next(r for r in reversed(chat.last) if r.buttons)
+    return next(b.label for b in screen.buttons if b.id == "c:ok")
+
+
+def expected_messages(engine: Engine) -> list[tuple[str, str]]:
+    """(kind, text as WeChat shows it) of the replies to the last message, as stored."""
+    [row] = engine.store.db.execute("SELECT replies FROM inbox ORDER BY id DESC LIMIT 1").fetchall()
+    return [(r["kind"], plain_text(Reply.model_validate(r))) for r in json.loads(row[0])]
+
+
+async def test_a_whole_report_arrives_letter_by_letter(api_client: TestClient, engine: Engine,
+                                                       wx_api: FakeWeChatAPI) -> None:
+    chat = to_review(engine)
+    passive = await say(api_client, confirm_label(chat))
+    await api_client.app[WECHAT].drain()
+    replies = expected_messages(engine)
+    letters = [text for kind, text in replies if kind == "draft"]
+    assert len(letters) == 4
+    assert passive.startswith(replies[0][1]) and "后面的内容马上发来" in passive
+    pushed = [s["text"] for s in wx_api.sent]
+    assert pushed == expected_pushed(replies[1:])                     # one message each, in order
+    for letter in letters:                                            # whole and alone, after its line
+        parts = wechat_channel.letter_parts(letter, 2048)
+        i = pushed.index(parts[0])
+        assert pushed[i - 1].startswith("下一条") and pushed[i:i + len(parts)] == parts
+        assert len(parts) == 1 or "\n\n".join(p.split("\n", 1)[1] for p in parts) == letter
+    assert any(len(wechat_channel.letter_parts(t, 2048)) == 1 for t in letters)
+    assert waiting(engine) == []
+
+
+def expected_pushed(replies: list[tuple[str, str]], letter_limit: int = 2048) -> list[str]:
+    out = []
+    for kind, text in replies:
+        out += wechat_channel.letter_parts(text, letter_limit) if kind == "draft" else [text]
+    return out
+
+
+def test_a_long_letter_is_cut_at_paragraphs_and_marked() -> None:
+    paragraphs = [f"第{i}段。" + "催收人员多次打电话到我的单位。" * 12 for i in range(5)]
+    letter = "\n\n".join(paragraphs)
+    assert len(letter.encode()) > wechat_channel.CHUNK
+    messages = wechat_channel.messages_of([Reply(text="下一条是给贷款公司的信："),
+                                           Reply(text=letter, kind="draft"), Reply(text="好了", kind="text")])
+    assert messages[0] == ("下一条是给贷款公司的信：", False) and messages[-1] == ("好了", False)
+    parts = [text for text, is_letter in messages if is_letter]
+    assert len(parts) == 2 == len(messages) - 2
+    assert parts[0].startswith("(1/2)\n") and parts[1].startswith("(2/2)\n")
+    bodies = [p.split("\n", 1)[1] for p in parts]
+    assert all(len(p.encode()) <= wechat_channel.CHUNK for p in parts)
+    assert "\n\n".join(bodies) == letter                               # cut between paragraphs only
+    assert all(b.split("\n\n")[0] in paragraphs and b.split("\n\n")[-1] in paragraphs for b in bodies)
+
+
+async def test_a_cap_mid_report_sends_the_rest_with_the_next_message(api_client: TestClient, engine: Engine,
+                                                                     wx_api: FakeWeChatAPI) -> None:
+    chat = to_review(engine)
+    channel = api_client.app[WECHAT]
+    wx_api.cap_left = 3                                                # WeChat's per-user cap, after 3
+    await say(api_client, confirm_label(chat))
+    await channel.drain()
+    replies = expected_messages(engine)
+    rest = expected_pushed(replies[1:])
+    assert [s["text"] for s in wx_api.sent] == rest[:3]
+    assert waiting(engine) == rest[3:] and len(rest) > 4
+    wx_api.cap_left = 20                                               # the user writes again: reset
+    reply = await say(api_client, "更多")
+    assert f"还有 {len(rest) - 3} 条消息" in reply
+    await channel.drain()
+    assert [s["text"] for s in wx_api.sent] == rest and waiting(engine) == []
+
+
+async def test_without_the_api_more_gives_one_whole_letter_also_after_a_restart(
+        client: TestClient, engine: Engine, make_engine, settings: Settings) -> None:
+    chat = to_review(engine)
+    first = await say(client, confirm_label(chat))
+    replies = expected_messages(engine)
+    messages = expected_pushed(replies, wechat_channel.CHUNK)          # room for the "more" line
+    total = len(messages)
+    assert total > len(replies)                                        # some letters come in marked parts
+    got = [first]
+    for _ in range(3):
+        got.append(await say(client, "更多"))
+    app = create_app(ServerContext(wechat_settings(settings), make_engine()))     # a restart
+    async with TestClient(TestServer(app)) as c2:
+        while len(got) < total:
+            got.append(await say(c2, "更多"))
+        assert waiting(engine) == []
+        assert "部分" not in await say(c2, "更多")                     # nothing left: the engine answers it
+    for n, (text, page) in enumerate(zip(messages, got, strict=True), 1):
+        if n < total:                                                  # whole, never cut, then the line
+            assert page == text + "\n\n" + f"（第 {n}/{total} 部分，回复“更多”继续看。）"
+        else:
+            assert page == text
+    letters = [text for kind, text in replies if kind == "draft"]
+    for letter in letters:
+        parts = wechat_channel.letter_parts(letter, wechat_channel.CHUNK)
+        i = messages.index(parts[0])
+        assert messages[i:i + len(parts)] == parts and messages[i - 1].startswith("下一条")
+
+
+async def test_delete_erases_the_waiting_messages(api_client: TestClient, engine: Engine,
+                                                  wx_api: FakeWeChatAPI) -> None:
+    chat = to_review(engine)
+    wx_api.cap_left = 0                                                # nothing can be pushed now
+    await say(api_client, confirm_label(chat))
+    await api_client.app[WECHAT].drain()
+    assert len(waiting(engine)) > 5
+    before = len(waiting(engine))
+    asked = await say(api_client, "/delete")
+    await api_client.app[WECHAT].drain()
+    assert f"还有 {before} 条消息" in asked and len(waiting(engine)) == before   # still waiting
+    done = await say(api_client, engine.k.text("zh", "privacy.delete_yes"))      # the confirm button, typed
+    assert done == engine.k.text("zh", "privacy.deleted")
+    assert not list(engine.store.db.query("SELECT id FROM outbox")) and wx_api.sent == []
+    assert engine.store.find_user("wechat", OPENID) is None

@@ -3,8 +3,9 @@ verification) and `POST /wechat` (messages), enabled by WECHAT_TOKEN; the remind
 through the customer-service message API when WECHAT_APP_ID and WECHAT_APP_SECRET are set.
 
 Modules: crypto (signatures, safe-mode AES), messages (safe XML in, reply XML out), api (the
-customer-service API client, access token cache), channel (the routes and pushes; a
-ChannelBase, bot/channels/base.py, which does the worker thread, dedup, retries and ack).
+customer-service API client; its access token is one database row shared by all processes),
+channel (the routes and pushes; a ChannelBase, bot/channels/base.py, which does the worker
+thread, dedup, retries and ack).
 
 Requests. Every request's `signature` (sha1 of the sorted token, timestamp and nonce) is
 compared in constant time: 403 when wrong or missing, or when its timestamp is more than
@@ -30,16 +31,24 @@ answered message is kept in memory for RETRY_WINDOW (ChannelBase.once), so a ret
 same reply, never a second step; after a restart the engine gives the stored replies again
 (replay). The message is acknowledged to the engine once the passive reply is made.
 
-Replies. WeChat takes one passive reply per message: the engine's replies are joined into one
-text message, buttons as `[N] label` lines (base.plain_text, as in the terminal; the user
-types the number or the label). A text longer than one message (CHUNK bytes of UTF-8, under WeChat's 2048) is
-split at blank lines or line ends. The first part is the passive reply; then
-- with WECHAT_APP_ID/SECRET: the rest is pushed through the customer-service API right after
-  (the first part says "continued below"); a part the API refuses waits for "more";
-- without: the rest waits in memory (MORE_TTL, bounded) and the user replies 更多 / more
-  for the next part ("reply 'more' to continue, 1/3").
-The "more" store is in memory: after a restart "more" is ordinary text to the engine. At
-most MAX_PARTS parts per answer.
+Replies. WeChat takes one passive reply per message, and the engine's answer is cut into
+messages (`messages_of`): an answer with letters (kind "draft") is one message per reply, in
+order: the short "who this is for and how to send it" line, then the letter alone, whole,
+nothing else in it; a letter longer than one message is cut at paragraph boundaries (then
+line ends, then sentence ends) into parts marked "(1/2)", "(2/2)". Any other answer is joined
+into one text, buttons as `[N] label` lines (base.plain_text, as in the terminal; the user
+types the number or the label), cut every CHUNK bytes of UTF-8 (under WeChat's 2048) at blank
+lines or line ends. At most MAX_PARTS messages per answer. The first message is the passive
+reply (never a letter: then a short "it follows below"); the rest waits in the user's outbox,
+a table in the database (storage.shared), so it survives restarts and /delete erases it:
+- with WECHAT_APP_ID/SECRET: pushed right after through the customer-service API, one message
+  each, in order, paced (PUSH_DELAY before each; the first message says "continued below").
+  When WeChat refuses one (45047: too many messages since the user last wrote; 45015: outside
+  the 48 hours), it and the rest stay in the outbox; the user's next message (any, "更多" or
+  "more" included, which is not given to the engine then) gets "N messages were waiting, here
+  they come" and they are pushed before the new answer's rest;
+- without: the user replies 更多 / more for the next message, whole, with "part 2 of 5,
+  reply 'more'"; a new answer replaces what was left of the last one.
 
 Reminders. `push(openid, replies)` sends through the customer-service API; False when
 WeChat refuses for now (45015 outside the 48-hour window since the user last wrote, 45047,
@@ -67,7 +76,7 @@ def configure(engine: Engine, settings: Settings) -> WeChatChannel | None:
     s = settings
     api = None
     if s.wechat_app_id and s.wechat_app_secret:
-        api = WeChatAPI(s.wechat_api_base_url, s.wechat_app_id, s.wechat_app_secret)
+        api = WeChatAPI(s.wechat_api_base_url, s.wechat_app_id, s.wechat_app_secret, shared=engine.store.shared)
     if not s.wechat_token and api is None:
         return None
     return WeChatChannel(engine, s, api)

@@ -4,9 +4,16 @@
     await api.send_text(openid, "...")   # True: delivered; False: WeChat will not take it now
     await api.close()
 
-Access token: GET {base}/cgi-bin/token?grant_type=client_credential&appid&secret, cached
-until REFRESH_MARGIN before it expires, fetched by one request at a time (a lock), and
-fetched again when WeChat says it is invalid or expired (40001, 40014, 42001), once per send.
+Access token: GET {base}/cgi-bin/token?grant_type=client_credential&appid&secret, used
+until REFRESH_MARGIN before it expires, and fetched again when WeChat says it is invalid or
+expired (40001, 40014, 42001), once per send. With `shared` (a Store's `shared`, as the
+channel gives it) the token lives in the database, one row per app id, for every process
+and worker: whoever needs a new one takes the row's refresh lease (LEASE seconds), fetches
+and stores it; the others wait for the row (polling every LEASE_POLL) and never fetch their
+own, since each fetch expires the token the other workers hold and WeChat allows only
+2,000 fetches a day. A stale token (the one WeChat just refused) is replaced only if the row
+still holds it. Without `shared` (a bare client) it is kept in memory. In the process, one
+task at a time asks (an asyncio lock).
 
 Errors. False (the user cannot be reached this way now, keep the message for later) for
 45015 (outside the 48-hour window since the user last wrote), 45047 (too many messages since
@@ -21,10 +28,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from storage.shared import SharedStore
 
 log = logging.getLogger("bot.wechat")
 
@@ -32,6 +44,8 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 REFRESH_MARGIN = 300.0               # seconds before expiry a token is replaced
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid / not a token / expired: fetch a new one
 UNREACHABLE = {45015, 45047, 48001}   # cannot push to this user now: keep it for later
+LEASE = 15.0                          # seconds one process may take to refresh the shared token
+LEASE_POLL = 0.1                      # seconds between looks at the row while another refreshes
 
 
 class WeChatAPIError(RuntimeError):
@@ -42,10 +56,14 @@ class WeChatAPIError(RuntimeError):
 
 class WeChatAPI:
     def __init__(self, base_url: str, app_id: str, app_secret: str,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, *, shared: SharedStore | None = None,
+                 wall: Callable[[], float] = time.time):
         self.base_url = base_url.rstrip("/")
         self.app_id, self.app_secret = app_id, app_secret
-        self.clock = clock
+        self.clock = clock            # in-memory token (no `shared`)
+        self.shared = shared          # the database row shared by every process
+        self.wall = wall              # the shared row's times are Unix seconds
+        self.name = f"wechat:{app_id}"
         self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
@@ -64,24 +82,51 @@ class WeChatAPI:
 
     async def access_token(self, stale: str | None = None) -> str:
         """A valid access token; `stale` is one WeChat just refused (fetch anew unless another
-        task already has)."""
+        task or process already has)."""
         async with self._lock:
-            fresh = self._token is not None and self.clock() < self._expires
-            if fresh and self._token != stale:
-                return self._token  # type: ignore[return-value]
-            params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret}
-            async with self._http().get(f"{self.base_url}/cgi-bin/token", params=params) as r:
-                data = await _json(r)
-            self.token_fetches += 1
-            token = data.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise WeChatAPIError("access token refused", _errcode(data))
-            expires_in = data.get("expires_in")
-            expires_in = float(expires_in) if isinstance(expires_in, int | float) else 7200.0
-            self._token = token
-            self._expires = self.clock() + max(expires_in - REFRESH_MARGIN, expires_in / 2)
-            log.info("wechat: new access token, valid %ss", int(expires_in))
-            return token
+            if self.shared is None:
+                fresh = self._token is not None and self.clock() < self._expires
+                if fresh and self._token != stale:
+                    return self._token  # type: ignore[return-value]
+                token, expires_in = await self._fetch()
+                self._token = token
+                self._expires = self.clock() + _lifetime(expires_in)
+                return token
+            return await self._shared_token(self.shared, stale)
+
+    async def _shared_token(self, shared: SharedStore, stale: str | None) -> str:
+        deadline = self.wall() + 2 * LEASE
+        while True:
+            row = shared.token(self.name)
+            if row is not None and row.token and row.token != stale and self.wall() < row.expires_at:
+                return row.token
+            lease = secrets.token_hex(8)
+            if shared.claim_token_refresh(self.name, lease, self.wall(), LEASE):
+                try:
+                    row = shared.token(self.name)   # another process may have finished just before
+                    if row is not None and row.token and row.token != stale and self.wall() < row.expires_at:
+                        return row.token
+                    token, expires_in = await self._fetch()
+                    shared.put_token(self.name, lease, token, self.wall() + _lifetime(expires_in))
+                    return token
+                finally:
+                    shared.release_token_refresh(self.name, lease)   # a no-op once put_token ended it
+            if self.wall() > deadline:
+                raise WeChatAPIError("access token: another process is still refreshing it")
+            await asyncio.sleep(LEASE_POLL)
+
+    async def _fetch(self) -> tuple[str, float]:
+        params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret}
+        async with self._http().get(f"{self.base_url}/cgi-bin/token", params=params) as r:
+            data = await _json(r)
+        self.token_fetches += 1
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise WeChatAPIError("access token refused", _errcode(data))
+        expires_in = data.get("expires_in")
+        expires_in = float(expires_in) if isinstance(expires_in, int | float) else 7200.0
+        log.info("wechat: new access token, valid %ss", int(expires_in))
+        return token, expires_in
 
     async def send_text(self, openid: str, text: str) -> bool:
         """One customer-service text message. True: accepted; False: not now (UNREACHABLE)."""
@@ -116,6 +161,11 @@ async def _json(response: aiohttp.ClientResponse) -> dict:
     if not isinstance(data, dict):
         raise WeChatAPIError("answer is not a JSON object")
     return data
+
+
+def _lifetime(expires_in: float) -> float:
+    """Seconds a token is used: REFRESH_MARGIN less than WeChat's, at least half of it."""
+    return max(expires_in - REFRESH_MARGIN, expires_in / 2)
 
 
 def _errcode(data: dict) -> int | None:

@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
 from bot.knowledge.normalize import normalize
+from storage.shared import OutboxRow
 
 log = logging.getLogger("bot.wechat")
 
@@ -39,10 +40,8 @@ MAX_PARTS = 30                  # messages one answer may take; the rest is cut 
 RETRY_WINDOW = 10 * 60.0        # seconds a retried MsgId gets the same passive reply from memory
 TIMESTAMP_WINDOW = 5 * 60       # seconds a signed request's timestamp may be off from our clock
 MAX_NONCES = 100_000
-MORE_TTL = 24 * 3600.0          # seconds the rest of a long answer waits for "more"
-MAX_MORE = 2000
-MAX_MORE_BYTES = 16 * 1024 * 1024
-PUSH_DELAY = 0.5                # seconds between the passive reply and the first pushed part
+PUSH_DELAY = 0.5                # seconds before each pushed message (pacing: WeChat caps bursts)
+LETTER_KINDS = {"draft"}        # replies sent alone, whole, never joined with another
 MORE_WORDS = {"更多", "继续", "more", "next"}
 OPENID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PARAM_MAX = 128
@@ -60,6 +59,33 @@ def split_text(text: str, limit: int = CHUNK) -> list[str]:
 def join_replies(replies: Sequence[Reply]) -> str:
     """All replies as one text; buttons as `[N] label` lines (the user types N or the label)."""
     return plain_text(replies)
+
+
+def letter_parts(text: str, limit: int = CHUNK) -> list[str]:
+    """A letter as one message, or, longer than `limit`, parts cut at paragraph boundaries
+    (then line ends, then sentence ends: bot.channels.textsplit), each marked "(k/n)"."""
+    text = text.strip("\n")
+    if utf8_len(text) <= limit:
+        return [text]
+    parts = split_text(text, limit - len("(99/99)\n"))
+    return [f"({i}/{len(parts)})\n{part}" for i, part in enumerate(parts, 1)]
+
+
+def messages_of(replies: Sequence[Reply], limit: int = CHUNK,
+                letter_limit: int = CHUNK) -> list[tuple[str, bool]]:
+    """The messages of one answer, in order, as (text, is a letter). An answer with letters
+    (kind draft): each reply its own message, a letter alone and whole (letter_parts, up to
+    `letter_limit` bytes a part). Any other answer: the replies joined, cut into messages of
+    at most `limit` bytes."""
+    if not any(r.kind in LETTER_KINDS for r in replies):
+        return [(part, False) for part in split_text(join_replies(replies), limit)]
+    out: list[tuple[str, bool]] = []
+    for reply in replies:
+        if reply.kind in LETTER_KINDS:
+            out += [(part, True) for part in letter_parts(reply.text, letter_limit)]
+        else:
+            out += [(part, False) for part in split_text(plain_text(reply), limit)]
+    return out
 
 
 class WeChatChannel(ChannelBase):
@@ -85,8 +111,8 @@ class WeChatChannel(ChannelBase):
         # good for one body only (plain mode's signature does not cover the body).
         self.nonces = Expiring(2 * TIMESTAMP_WINDOW + 60, MAX_NONCES, None, clock)
         self.wall = wall
-        self.more = Expiring(MORE_TTL, MAX_MORE, MAX_MORE_BYTES, clock)  # openid -> (parts left, total)
         self.tasks: set[asyncio.Task] = set()
+        self.pushing: dict[str, asyncio.Task] = {}   # openid -> the task sending their outbox
         self.push_delay = PUSH_DELAY
 
     def routes(self, app: web.Application) -> None:
@@ -121,9 +147,9 @@ class WeChatChannel(ChannelBase):
         return seen == digest
 
     def forget(self, user: str) -> None:
-        """A user deleted their data: drop the rest of a paged answer and the kept replies."""
+        """A user deleted their data: drop the kept replies (their outbox rows went with the
+        rest of their data, Store.delete_user)."""
         super().forget(user)
-        self.more.pop(user)
 
     # GET /wechat -----------------------------------------------------------------------------
     async def verify(self, request: web.Request) -> web.Response:
@@ -234,44 +260,91 @@ class WeChatChannel(ChannelBase):
         return None, self._t(openid, "wechat.unsupported")
 
     async def _answer(self, inbound: Inbound) -> str | None:
-        """The passive reply text for one message (None: nothing to say). The rest of a long
-        answer goes out by the customer-service API, or waits for "more"."""
+        """The passive reply text for one message (None: nothing to say). The rest of the
+        answer waits in the user's outbox (the database): pushed one message each through the
+        customer-service API, or, without it, one per "more"."""
         openid = inbound.user
-        pending = self.more.get(openid)
-        if pending is not None and inbound.text and normalize(inbound.text).strip(" .。!！") in MORE_WORDS:
-            return self._next_more(openid)
+        waiting = await self._outbox_count(openid)
+        asked_more = bool(inbound.text) and normalize(inbound.text or "").strip(" .。!！") in MORE_WORDS
+        if waiting and asked_more:
+            if self.api is None:
+                return await self._next_more(openid)
+            self._push_outbox(openid)
+            return self._t(openid, "wechat.left", n=waiting)
         # replay: a retry after a restart (nothing in self.recent) gets the stored answer again
         _, replies = await self.answer(inbound, ack=False)
         if not replies:
             return None
-        self.more.put(openid, None, 0)  # a new answer replaces what was left of the last one
-        parts = self._parts(openid, join_replies(replies))
-        if len(parts) == 1:
-            return parts[0]
-        if self.api is not None:
-            self._spawn(self._push(openid, parts[1:], len(parts)))
-            return parts[0] + "\n\n" + self._t(openid, "wechat.continued", n=1, total=len(parts))
-        self._keep(openid, parts[1:], len(parts))
-        return parts[0] + "\n\n" + self._t(openid, "wechat.more", n=1, total=len(parts))
+        messages = self._cap(openid, self._messages(replies))
+        total = len(messages)
+        first, first_is_letter = messages[0]
+        if self.api is None:
+            # a new answer replaces what was left of the last one
+            if total > 1 or waiting:
+                await self._outbox_put(openid, [(text, n) for n, (text, _) in enumerate(messages[1:], 2)], total,
+                                       replace=True)
+            return first if total == 1 else first + "\n\n" + self._t(openid, "wechat.more", n=1, total=total)
+        if first_is_letter:          # a letter is never joined with anything: all of it is pushed
+            rest, passive = list(enumerate(messages, 1)), self._t(openid, "wechat.below")
+        else:
+            rest, passive = list(enumerate(messages[1:], 2)), first
+            if total > 1:
+                passive += "\n\n" + self._t(openid, "wechat.continued", n=1, total=total)
+        waiting = await self._outbox_count(openid) if waiting else 0   # /delete may have erased them
+        if waiting:
+            passive += "\n\n" + self._t(openid, "wechat.left", n=waiting)
+        if rest or waiting:
+            await self._outbox_put(openid, [(text, n) for n, (text, _) in rest], total)
+            self._push_outbox(openid)
+        return passive
 
-    def _parts(self, openid: str, text: str) -> list[str]:
-        parts = split_text(text) or [""]
-        if len(parts) > MAX_PARTS:
-            parts = [*parts[:MAX_PARTS - 1], parts[MAX_PARTS - 1] + "\n\n" + self._t(openid, "wechat.cut")]
-        return parts
+    def _messages(self, replies: Sequence[Reply]) -> list[tuple[str, bool]]:
+        """Pushed, a letter is alone in its message and may use all of WeChat's limit; as a
+        passive reply (no API), it leaves room for the "reply more" line."""
+        return messages_of(replies, CHUNK, PASSIVE_LIMIT if self.api is not None else CHUNK)
 
-    def _keep(self, openid: str, parts: list[str], total: int) -> None:
-        self.more.put(openid, (parts, total), sum(len(p.encode("utf-8")) for p in parts))
+    def _cap(self, openid: str, messages: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+        if len(messages) > MAX_PARTS:
+            messages = [*messages[:MAX_PARTS - 1], (self._t(openid, "wechat.cut"), False)]
+        return messages or [("", False)]
 
-    def _next_more(self, openid: str) -> str:
-        parts, total = self.more.get(openid)  # type: ignore[misc]
-        part, rest = parts[0], parts[1:]
-        n = total - len(rest)
-        if rest:
-            self._keep(openid, rest, total)
-            return part + "\n\n" + self._t(openid, "wechat.more", n=n, total=total)
-        self.more.put(openid, None, 0)
-        return part
+    # the outbox (storage.shared): the rest of an answer, in the database, in the worker thread
+    async def _outbox_put(self, openid: str, messages: list[tuple[str, int]], total: int,
+                          replace: bool = False) -> None:
+        def put(engine: Engine) -> None:
+            user = engine.store.find_user(CHANNEL, openid)
+            if user is not None and (messages or replace):
+                engine.store.shared.outbox_add(user["id"], CHANNEL, [(t, n, total) for t, n in messages],
+                                               replace=replace)
+        await self.worker.run(put)
+
+    async def _outbox_count(self, openid: str) -> int:
+        def count(engine: Engine) -> int:
+            user = engine.store.find_user(CHANNEL, openid)
+            return 0 if user is None else engine.store.shared.outbox_count(user["id"])
+        return await self.worker.run(count)
+
+    async def _outbox_next(self, openid: str) -> tuple[int, OutboxRow] | None:
+        """(the user id, their oldest waiting message), or None."""
+        def first(engine: Engine) -> tuple[int, OutboxRow] | None:
+            user = engine.store.find_user(CHANNEL, openid)
+            rows = [] if user is None else engine.store.shared.outbox(user["id"], limit=1)
+            return (user["id"], rows[0]) if user is not None and rows else None
+        return await self.worker.run(first)
+
+    async def _outbox_take(self, user_id: int, row_id: int) -> bool:
+        return await self.worker.run(lambda engine: engine.store.shared.outbox_take(user_id, row_id))
+
+    async def _next_more(self, openid: str) -> str:
+        """Without the API: the next waiting message, whole, with "part n of N, reply more"."""
+        found = await self._outbox_next(openid)
+        if found is None:  # pragma: no cover - the caller saw it waiting
+            return self._t(openid, "wechat.below")
+        user_id, row = found
+        await self._outbox_take(user_id, row.id)
+        if await self._outbox_count(openid):
+            return row.text + "\n\n" + self._t(openid, "wechat.more", n=row.part, total=row.total)
+        return row.text
 
     def _t(self, openid: str, key: str, **values: object) -> str:
         return self.engine.k.text(self.engine.language(CHANNEL, openid), key, **values)
@@ -287,25 +360,35 @@ class WeChatChannel(ChannelBase):
         return web.Response(text=xml, content_type="application/xml", charset="utf-8")
 
     # the customer-service API ------------------------------------------------------------------
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task:
         task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
-    async def _push(self, openid: str, parts: list[str], total: int) -> None:
-        """The rest of a long answer after the passive reply. What cannot be pushed waits for
-        "more" (the passive reply said so)."""
+    def _push_outbox(self, openid: str) -> None:
+        """Send the user's outbox through the customer-service API, unless it is being sent."""
+        if openid not in self.pushing:
+            task = self.pushing[openid] = self._spawn(self._push(openid))
+            task.add_done_callback(lambda t: self.pushing.pop(openid, None) if self.pushing.get(openid) is t else None)
+
+    async def _push(self, openid: str) -> None:
+        """The user's waiting messages in order, one customer-service message each, paced
+        (`push_delay` before each). Each leaves the outbox once WeChat took it; when WeChat
+        refuses (45047: too many since the user last wrote; 45015: outside the 48 hours) or
+        fails, the rest stays for the user's next message."""
         assert self.api is not None
-        await asyncio.sleep(self.push_delay)
-        for i, part in enumerate(parts):
+        while (found := await self._outbox_next(openid)) is not None:
+            user_id, row = found
+            await asyncio.sleep(self.push_delay)
             try:
-                ok = await self.api.send_text(openid, part)
+                ok = await self.api.send_text(openid, row.text)
             except Exception as exc:
-                log.warning("wechat: pushing part of a long answer failed: %s", type(exc).__name__)
+                log.warning("wechat: pushing a message failed: %s", type(exc).__name__)
                 ok = False
             if not ok:
-                self._keep(openid, parts[i:], total)
                 return
+            await self._outbox_take(user_id, row.id)
 
     async def drain(self) -> None:
         """Wait for the pushes in flight (tests; shutdown)."""
@@ -315,14 +398,16 @@ class WeChatChannel(ChannelBase):
     async def push(self, user: str, replies: Sequence[Reply]) -> bool:
         """Reminders, through the customer-service API: True delivered; False outside the
         customer-service window (the reminder stays pending and comes with the user's next
-        message). Transient failures raise."""
+        message). Transient failures raise. When the start went out and WeChat refuses the
+        rest, the rest waits in the outbox for the user's next message."""
         assert self.api is not None
-        parts = self._parts(user, join_replies(replies))
-        for i, part in enumerate(parts):
-            if not await self.api.send_text(user, part):
+        messages = self._cap(user, self._messages(replies))
+        for i, (text, _) in enumerate(messages):
+            if not await self.api.send_text(user, text):
                 if i == 0:
                     return False
-                self._keep(user, parts[i:], len(parts))   # the start arrived; the rest waits for "more"
+                await self._outbox_put(user, [(t, n) for n, (t, _) in enumerate(messages[i:], i + 1)],
+                                       len(messages))
                 return True
         return True
 
