@@ -17,6 +17,7 @@ from bot.flow.models import Dialog
 from bot.knowledge.crisis import CrisisDetector
 from bot.knowledge.loader import Knowledge, load_knowledge
 from bot.knowledge.matcher import Matcher
+from bot.knowledge.scan import check as check_scan
 from storage import Store, open_db
 
 
@@ -53,6 +54,8 @@ def load_content(settings: Settings) -> Loaded:
     if knowledge and dialogs:
         dialogs = with_languages(dialogs, knowledge.languages)
         problems += cross_check(knowledge, dialogs)
+    if knowledge:
+        problems += check_scan(knowledge)  # content/scan.yaml, scan_corpus.yaml, ui/scan.yaml
     if problems:
         raise ContentError(problems)
     assert knowledge is not None and dialogs is not None

@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | serve | telegram | chat | ask | check | dialog (see
+"""Command line: python -m bot run | serve | telegram | chat | ask | scan | check | dialog (see
 shared/spec/interfaces.md)."""
 
 from __future__ import annotations
@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*")
     ask.add_argument("--lang", help="a language of content/ (zh, en ...)")
     ask.add_argument("--json", action="store_true")
+    scan = sub.add_parser("scan", help="check a collector's message for what the rules forbid "
+                          "(shared/spec/message-findings.yaml)")
+    scan.add_argument("text", nargs="*", help="the message (all arguments together); without it, all of stdin")
+    scan.add_argument("--lang", help="the answer's language (default: the message's)")
+    scan.add_argument("--json", action="store_true", help='print {"findings": [...], "lang": ...}')
+    scan.add_argument("--jsonl", action="store_true",
+                      help='one {"text": ...} per input line, one {"findings", "lang"} line out per line')
     sub.add_parser("check", help="validate content/ and dialogs/")
     script = sub.add_parser("dialog", help="print a dialog as a readable script (for content editors)")
     script.add_argument("id", help="dialog id (a file name in dialogs/)")
@@ -70,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(encoding="utf-8", errors="replace")
     settings = Settings()
     languages = available(settings.bot_content_dir)  # the folders of content/ with a locale.yaml
-    if args.command in ("chat", "ask") and args.lang and args.lang not in languages:
+    if args.command in ("chat", "ask", "scan") and args.lang and args.lang not in languages:
         parser.error(f"argument --lang: invalid choice: {args.lang!r} (choose from {', '.join(map(repr, languages))})")
     if args.command == "check":
         return check(settings)
     if args.command == "dialog":
         return dialog_script(settings, args.id, args.lang or settings.bot_default_lang)
+    if args.command == "scan":  # loads only what it needs: no matcher, no crisis model
+        return scan_messages(settings, args)
     if args.command == "telegram" and not settings.telegram_bot_token:  # before the content loads
         print("TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
         return 2
@@ -146,4 +155,46 @@ def ask(settings: Settings, questions: list[str], lang: str | None, as_json: boo
             print(json.dumps(result, ensure_ascii=False), flush=True)
         else:
             print(result["answer"] + "\n", flush=True)
+    return 0
+
+
+def scan_messages(settings: Settings, args: argparse.Namespace) -> int:
+    """python -m bot scan: the findings of one message (the arguments, or all of stdin), as
+    a readable answer or with --json; with --jsonl one message per line, one line out each."""
+    from bot.knowledge.normalize import detect_lang
+    from bot.knowledge.scan import Scanner, load_light
+
+    try:
+        content = load_light(settings.bot_content_dir)
+    except ContentError as exc:
+        print("Content problems, the scanner cannot start (python -m bot check lists them):", file=sys.stderr)
+        print(exc, file=sys.stderr)
+        return 1
+    scanner = Scanner.build(content.config, content.corpus, settings.bot_cache_dir)
+    langs = content.languages
+    default = settings.bot_default_lang if settings.bot_default_lang in langs else langs[0]
+
+    def lang_of(text: str) -> str:
+        return args.lang or detect_lang(text, langs) or default
+
+    if args.jsonl:
+        for line in sys.stdin:
+            out: dict[str, object]
+            try:
+                item = json.loads(line)
+                text = item.get("text") if isinstance(item, dict) else None
+                if not isinstance(text, str):
+                    raise ValueError('expected a JSON object with a "text" string')
+                out = {"findings": scanner.scan(text), "lang": lang_of(text)}
+            except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
+                reason = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)[:100]
+                out = {"findings": [], "lang": args.lang or default, "error": reason}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    text = " ".join(args.text) if args.text else sys.stdin.read()
+    lang = lang_of(text)
+    if args.json:
+        print(json.dumps({"findings": scanner.scan(text), "lang": lang}, ensure_ascii=False), flush=True)
+    else:
+        print(content.texts.render(scanner.explain(text), lang), flush=True)
     return 0
