@@ -255,3 +255,17 @@ def test_on_the_terminal_the_numbers_of_the_yes_no_buttons_answer_do_you_mean(en
     chat.say("7")
     chat.say("1")
     assert session(chat)["slots"]["started"] == "2026-11-07"
+
+
+def test_free_words_with_a_negation_are_not_read_as_a_choice(engine) -> None:
+    """"They never came to my home" must not select "came to the home": a misread choice
+    goes into the letters and the police statement. The person is asked to pick instead."""
+    chat = Talk(engine, lang="en")
+    chat.say("/report")
+    chat.say(choice="o:borrower")
+    chat.say("Quick Cash")
+    chat.say(choice="o:microloan")
+    chat.say("they threatened me but never came to my home")
+    assert session(chat)["step"] == "behaviours" and "behaviours" not in session(chat)["slots"]
+    chat.say("they threatened me and came to my home")
+    assert session(chat)["slots"]["behaviours"] == ["threats", "visits"]

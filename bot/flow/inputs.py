@@ -65,6 +65,9 @@ def match_option(options: list[str], labels: dict[str, str], token: str) -> str 
     return None
 
 
+# A negation outside the option words makes free words unsafe to read as a choice (an
+# option's own words may hold one: 不是我借的, "never agreed"); the person is asked instead.
+_NEGATION = re.compile(r"[不没未别无]|\b(?:no|not|never|didn't|did not|don't|haven't|hasn't|wasn't|nobody|none)\b|n't")
 _TERM_SPLIT = re.compile(r"\s*(?:[/／、,，;；()（）]|\bor\b|或者|或)\s*")
 
 
@@ -89,6 +92,11 @@ def mentioned(options: list[str], labels: dict[str, str], words: dict[str, str],
     def inside_another(opt: str, term: str) -> bool:
         return any(term != u and term in u for other, found in hits.items() if other != opt for u in found)
 
+    rest = norm
+    for term in sorted((t for found in hits.values() for t in found), key=len, reverse=True):
+        rest = rest.replace(term, " ")
+    if _NEGATION.search(rest):  # "they never came to my home": a misread here would reach a letter
+        return []
     return [o for o, found in hits.items() if not all(inside_another(o, t) for t in found)]
 
 
