@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | serve | telegram | chat | ask | scan | check | dialog (see
+"""Command line: python -m bot run | serve | telegram | chat | ask | scan | check | dialog | wechat-menu (see
 shared/spec/interfaces.md)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.contentfiles import ContentError
@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--jsonl", action="store_true",
                       help='one {"text": ...} per input line, one {"findings", "lang"} line out per line')
     sub.add_parser("check", help="validate content/ and dialogs/")
+    sub.add_parser("wechat-menu", help="publish the WeChat custom menu of content/wechat_menu.yaml "
+                   "(needs WECHAT_APP_ID and WECHAT_APP_SECRET)")
     script = sub.add_parser("dialog", help="print a dialog as a readable script (for content editors)")
     script.add_argument("id", help="dialog id (a file name in dialogs/)")
     script.add_argument("--lang", help="a language of content/ (default: BOT_DEFAULT_LANG)")
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --lang: invalid choice: {args.lang!r} (choose from {', '.join(map(repr, languages))})")
     if args.command == "check":
         return check(settings)
+    if args.command == "wechat-menu":
+        return wechat_menu(settings)
     if args.command == "dialog":
         return dialog_script(settings, args.id, args.lang or settings.bot_default_lang)
     if args.command == "scan":  # loads only what it needs: no matcher, no crisis model
@@ -130,10 +134,82 @@ def check(settings: Settings) -> int:
             print(problem)
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
+    extra = entry_problems(settings, loaded)
+    if extra:
+        for line in extra:
+            print(line)
+        print(f"{len(extra)} problem(s)", file=sys.stderr)
+        return 1
     langs = loaded.knowledge.languages
     in_langs = f"{', '.join(langs[:-1])} and {langs[-1]}" if len(langs) > 1 else langs[0]
     print(f"ok: {len(loaded.knowledge.answers)} topics in {in_langs}, "
           f"{len(loaded.dialogs)} dialogs, {sum(len(v) for v in loaded.knowledge.ui.values())} UI strings")
+    return 0
+
+
+def entry_problems(settings: Settings, loaded: Any) -> list[str]:
+    """content/wechat_menu.yaml against WeChat's limits and content/deeplinks.yaml, both
+    naming commands the bot knows: `file: field: message` lines."""
+    import bot.actions.builtin  # noqa: F401  (registers every feature's commands)
+    from bot.actions.registry import COMMANDS
+    from bot.channels.deeplinks import check_scenes, load_scenes
+    from bot.channels.wechat.menu import check_menu_file, load_menu
+    from bot.core.screens import CORE_COMMANDS
+
+    content = settings.bot_content_dir
+    known = set(CORE_COMMANDS) | set(COMMANDS) | {"privacy"} | {c for d in loaded.dialogs.values() for c in d.commands}
+    problems = [f"{f}: {field}: {m}" for f, field, m in check_menu_file(content) + check_scenes(content)]
+    used: list[tuple[str, str, str]] = []
+    if not problems and (content / "wechat_menu.yaml").is_file():
+        def walk(buttons: list, where: str) -> None:
+            for i, b in enumerate(buttons):
+                if "sub" in b:
+                    walk(b["sub"], f"{where}[{i}].sub")
+                elif "command" in b:
+                    used.append((str(content / "wechat_menu.yaml"), f"{where}[{i}].command", b["command"]))
+        walk(load_menu(content)["buttons"], "buttons")
+    load_scenes.cache_clear()
+    used += [(str(content / "deeplinks.yaml"), f"scenes.{k}", v) for k, v in load_scenes(content).items()]
+    for file, field, command in used:
+        if command.strip()[1:] not in known:
+            problems.append(f"{file}: {field}: unknown command {command!r}")
+    return problems
+
+
+def wechat_menu(settings: Settings) -> int:
+    """python -m bot wechat-menu: publish content/wechat_menu.yaml as the account's menu."""
+    import asyncio
+
+    from bot.channels.wechat.api import WeChatAPI, WeChatAPIError
+    from bot.channels.wechat.menu import MenuError, load_menu, menu_payload
+
+    if not (settings.wechat_app_id and settings.wechat_app_secret):
+        print("WECHAT_APP_ID and WECHAT_APP_SECRET must be set to publish the menu.", file=sys.stderr)
+        return 2
+    try:
+        payload = menu_payload(load_menu(settings.bot_content_dir), settings.bot_public_url)
+    except (OSError, MenuError) as exc:
+        print(f"content/wechat_menu.yaml: {exc}", file=sys.stderr)
+        return 1
+
+    async def publish() -> None:
+        from storage import Store, open_db
+
+        store = Store(open_db(settings.bot_db_path))   # the access token is the one all processes share
+        api = WeChatAPI(settings.wechat_api_base_url, settings.wechat_app_id or "", settings.wechat_app_secret or "",
+                        shared=store.shared)
+        try:
+            await api.create_menu(payload)
+        finally:
+            await api.close()
+
+    try:
+        asyncio.run(publish())
+    except (WeChatAPIError, OSError) as exc:
+        print(f"WeChat refused the menu: {exc}", file=sys.stderr)
+        return 1
+    count = sum(len(b.get("sub_button", [])) or 1 for b in payload["button"])
+    print(f"published the WeChat menu: {len(payload['button'])} buttons, {count} entries")
     return 0
 
 

@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     wechat_app_secret: str | None = None
     wechat_encoding_aes_key: str | None = None
     wechat_api_base_url: str = "https://api.weixin.qq.com"
+    #: WeChat 订阅通知 (one-time subscription notification) template, for follow-ups weeks later
+    wechat_subscribe_template_id: str | None = None
+    #: the template's two keys: what the notification is about (a `thing`, 20 characters at
+    #: most) and when it is due (a `time`), as the template in the WeChat admin names them
+    wechat_subscribe_fields: str = "thing1,time2"
+
+    #: this server as its users reach it (https://example.org), for links to its pages
+    #: (a report's letters, the consent page); unset: no links are offered, and the bot says so
+    bot_public_url: str | None = None
+    #: days a link to a page of this server (`/d/<token>`) works
+    bot_link_days: float = Field(7.0, gt=0, le=90)
+    #: evidence files (photos, voice notes, documents sent in WeChat or Telegram): the largest
+    #: file kept, and what one user may keep in all, in MB
+    bot_media_max_file_mb: float = Field(20.0, gt=0, le=1024)
+    bot_media_max_user_mb: float = Field(200.0, gt=0, le=100_000)
 
     @field_validator("bot_timezone")
     @classmethod
@@ -58,6 +73,24 @@ class Settings(BaseSettings):
         if value.strip():
             parse_many(value)  # raises ValueError for a typo, at start-up
         return value
+
+    @field_validator("bot_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")) or any(c in value for c in " \t\n\"'<>"):
+            raise ValueError("BOT_PUBLIC_URL must be an http(s) URL such as https://example.org")
+        return value
+
+    @field_validator("wechat_subscribe_fields")
+    @classmethod
+    def _subscribe_fields(cls, value: str) -> str:
+        keys = [k.strip() for k in value.split(",")]
+        if len(keys) != 2 or not all(k.replace("_", "").isalnum() for k in keys):
+            raise ValueError("WECHAT_SUBSCRIBE_FIELDS must be two template keys, e.g. thing1,time2")
+        return ",".join(keys)
 
     @model_validator(mode="after")
     def _known_language(self) -> Settings:

@@ -49,6 +49,7 @@ from bot.actions.remind import LATE_AFTER, reminder_replies
 from bot.channels.base import Channel, Channels
 from bot.core.models import Reply
 from storage import Store, open_db
+from storage.files import files_dir, sweep
 from storage.reminders import ReminderStore, from_iso
 from storage.rows import ReminderRow
 
@@ -59,7 +60,7 @@ log = logging.getLogger("bot.scheduler")
 
 Clock = Callable[[], dt.datetime]
 
-PRUNE_EVERY = 3600.0  # seconds between clean-ups (Store.prune_inbox, Store.prune_idle_users)
+PRUNE_EVERY = 3600.0  # seconds between clean-ups (Store.prune_inbox, Store.prune_idle_users, events.prune_pending)
 INTERVAL = 5.0                              # seconds between ticks of run_scheduler
 BATCH = 200                                 # rows claimed at a time
 ROUNDS = 25                                 # batches per tick at most
@@ -279,6 +280,12 @@ async def run_scheduler(engine: Engine, channels: Channels, clock: Clock | None 
             if time.monotonic() - pruned_at > PRUNE_EVERY:  # housekeeping rides on the same loop
                 engine.store.prune_inbox()
                 engine.store.prune_idle_users()
+                engine.store.links.prune()   # expired page links (storage/links.py)
+                engine.store.witness.prune()  # expired witness codes (storage/witness.py)
+                engine.store.events.prune_pending()  # checked messages never added to a log
+                # downloads whose message never finished (a crash mid-download), files of a
+                # rolled-back transaction: what no evidence_files row points at
+                sweep(files_dir(engine.settings.bot_db_path), engine.store.files.known_paths())
                 pruned_at = time.monotonic()
         except Exception as exc:
             log.error("reminder tick failed: %s", type(exc).__name__)

@@ -14,7 +14,8 @@ migrations = Migrations("borrower_guard")
 
 # Tables whose rows belong to one user; export and delete walk this list.
 # reminders and complaints come first: they point at cases and at each other.
-USER_TABLES = ("reminders", "complaints", "sessions", "cases", "inbox", "outbox")
+USER_TABLES = ("reminders", "complaints", "sessions", "cases", "inbox", "outbox", "web_history",
+               "events", "evidence_files", "links", "consents", "witness_codes")
 
 
 @migrations()
@@ -187,3 +188,124 @@ def m005_shared_tokens_outbox(db: Database) -> None:
             created_at TEXT NOT NULL
         )""")
     db.execute("CREATE INDEX outbox_user ON outbox(user_id, id)")
+
+
+@migrations()
+def m006_web_history(db: Database) -> None:
+    """Issue 15: the web page's recent messages (storage/history.py), so a reload redraws the
+    conversation and the pending question. `key`: the page's message id (a retry is recorded
+    once); `data`: JSON."""
+    db.execute(
+        """CREATE TABLE web_history (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            key TEXT,                     -- the page's message id, for "in" rows
+            role TEXT NOT NULL,           -- in, out
+            data TEXT NOT NULL,           -- JSON
+            at TEXT NOT NULL
+        )""")
+    db.execute("CREATE UNIQUE INDEX web_history_key ON web_history(user_id, key)")
+    db.execute("CREATE INDEX web_history_user ON web_history(user_id, id)")
+    db.execute("CREATE INDEX web_history_at ON web_history(at)")
+
+
+@migrations()
+def m007_evidence_log(db: Database) -> None:
+    """Issue 16: the evidence log. `events`: one contact by a collector, or one step the user
+    took (the stop-contact request sent), in a case (cases.id, the lender; a plain integer, as
+    in complaints), with when it happened (`at`, UTC), the channel and who was contacted, the
+    number used, the user's words or the scanned message with its findings, and where it came
+    from (user, scan, witness). `evidence_files`: files attached to a case or an event
+    (screenshots, recordings), with their hash and when they arrived (storage/files.py)."""
+    db.execute(
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            case_id INTEGER,              -- cases.id; NULL while a scanned message waits to be added
+            at TEXT NOT NULL,             -- when it happened, UTC
+            kind TEXT NOT NULL,           -- call_answered, call_missed, message, ..., stop_sent
+            who TEXT NOT NULL,            -- me, employer, contact, family, school
+            number TEXT,                  -- the number or name used
+            words TEXT,                   -- what was said, or the scanned message
+            findings TEXT NOT NULL DEFAULT '[]',  -- JSON: the scanner's finding ids
+            source TEXT NOT NULL DEFAULT 'user' CHECK (source IN ('user', 'scan', 'witness')),
+            status TEXT NOT NULL DEFAULT 'logged' CHECK (status IN ('logged', 'pending')),
+            witness TEXT,                 -- item 7: the witness's own wording of who they are
+            file_id INTEGER,              -- evidence_files.id
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX events_case ON events(user_id, case_id, at)")
+    db.execute("CREATE INDEX events_pending ON events(status, created_at)")  # the day-old checked messages
+    db.execute(
+        """CREATE TABLE evidence_files (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            case_id INTEGER,              -- cases.id; NULL: sent before the user had a case
+            event_id INTEGER,
+            name TEXT NOT NULL,
+            mime TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            path TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX evidence_files_case ON evidence_files(user_id, case_id)")
+
+
+@migrations()
+def m008_links_consents(db: Database) -> None:
+    """Issue 14. `links`: short-lived pages of this server for one user (`GET /d/<token>`),
+    generic by `kind` ("letters" now; "bundle", "witness" later) with what they show in
+    `payload` (JSON); only the token's SHA-256 is stored. `consents`: permissions to send one
+    notification later (WeChat's one-time 订阅通知), used once each (storage/links.py).
+    `outbox.screen`: the buttons (JSON) of the numbered list a waiting message shows."""
+    db.execute(
+        """CREATE TABLE links (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            kind TEXT NOT NULL,           -- letters, bundle, witness, subscribe ...
+            token_hash TEXT NOT NULL,     -- sha256 hex of the token; the token is never stored
+            payload TEXT NOT NULL DEFAULT '{}',  -- JSON: what the page shows, e.g. {"case": 3}
+            created_at TEXT NOT NULL,     -- UTC
+            expires_at TEXT NOT NULL      -- UTC; dead after this
+        )""")
+    db.execute("CREATE UNIQUE INDEX links_token ON links(token_hash)")
+    db.execute("CREATE INDEX links_user ON links(user_id, kind, expires_at)")
+    db.execute(
+        """CREATE TABLE consents (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            channel TEXT NOT NULL,
+            template_id TEXT NOT NULL,    -- the notification template the user accepted
+            scene TEXT,                   -- where it was accepted (WeChat's PopupScene)
+            status TEXT NOT NULL CHECK (status IN ('granted', 'used')),
+            created_at TEXT NOT NULL,
+            used_at TEXT
+        )""")
+    db.execute("CREATE INDEX consents_user ON consents(user_id, template_id, status)")
+    # item 5: a waiting message that holds the numbered list carries its buttons, so that once
+    # it is delivered a typed number means that list (users.screen)
+    db.execute("ALTER TABLE outbox ADD COLUMN screen TEXT")
+
+
+@migrations()
+def m009_witness(db: Database) -> None:
+    """Issue 16, item 7. `witness_codes`: a short code the borrower gives the people collectors
+    call (in the employer notice, the contacts message), so they can record a call on a page of
+    this server; one case and who the witness is (employer, contact, family), only the code's
+    SHA-256, an expiry, how many entries it brought and how many of them the borrower has been
+    told of (storage/witness.py)."""
+    db.execute(
+        """CREATE TABLE witness_codes (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            case_id INTEGER NOT NULL,     -- cases.id: the log the entries go to
+            who TEXT NOT NULL,            -- employer, contact, family
+            code_hash TEXT NOT NULL,      -- sha256 hex of the code; the code is never stored
+            created_at TEXT NOT NULL,     -- UTC
+            expires_at TEXT NOT NULL,     -- UTC; dead after this
+            entries INTEGER NOT NULL DEFAULT 0,
+            seen INTEGER NOT NULL DEFAULT 0  -- entries the borrower has been told of
+        )""")
+    db.execute("CREATE UNIQUE INDEX witness_codes_hash ON witness_codes(code_hash)")
+    db.execute("CREATE INDEX witness_codes_user ON witness_codes(user_id, expires_at)")

@@ -116,3 +116,44 @@ class Recipient(NamedTuple):
     external_id: str
     lang: str | None
     tz: str | None
+
+
+class HistoryRow(TypedDict):
+    """One message on the web page's screen (storage.history)."""
+
+    id: int
+    role: Literal["in", "out"]
+    data: dict[str, Any]   # "in": {"text"} or {"hidden": true}; "out": a reply's JSON
+    at: str
+
+
+class EventRow(TypedDict):
+    """One entry of the evidence log (storage.events)."""
+
+    id: int
+    user_id: int
+    case_id: int | None           # cases.id: the lender; None while a scanned message is pending
+    at: str                       # when it happened, UTC (storage.reminders.iso)
+    kind: str                     # bot.evidence.model.KINDS
+    who: str                      # bot.evidence.model.WHO
+    number: str | None            # the number or name the collector used
+    words: str | None             # what was said, in the user's words, or the scanned message
+    findings: list[str]           # the message scanner's finding ids (decoded)
+    source: str                   # user, scan, witness
+    status: str                   # logged, pending (scanned, not added yet)
+    witness: str | None           # item 7: who reported it, in their words
+    file_id: int | None           # an attachment (evidence_files.id), when there is one
+    created_at: str
+
+
+class EvidenceFileRow(TypedDict):
+    id: int
+    user_id: int
+    case_id: int | None           # None: sent before the user had a case (every case lists it)
+    event_id: int | None
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    path: str
+    received_at: str

@@ -9,9 +9,10 @@ the others read the row it writes.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import json
+from typing import Any, NamedTuple
 
-from storage.sql import Sql
+from storage.sql import Sql, dumps
 
 
 class SharedToken(NamedTuple):
@@ -24,6 +25,7 @@ class OutboxRow(NamedTuple):
     text: str
     part: int          # its place in its answer, 1-based ...
     total: int         # ... of this many messages
+    screen: list[dict[str, Any]] | None = None   # the buttons of the numbered list it shows
 
 
 class SharedStore:
@@ -54,21 +56,25 @@ class SharedStore:
 
     # outbox ----------------------------------------------------------------------------------
     def outbox_add(self, user_id: int, channel: str, texts: list[tuple[str, int, int]],
-                   replace: bool = False) -> None:
-        """Messages (text, part, total) to deliver after what is waiting (or instead of it)."""
+                   replace: bool = False, screens: dict[int, list[dict[str, Any]]] | None = None) -> None:
+        """Messages (text, part, total) to deliver after what is waiting (or instead of it);
+        `screens`: index in `texts` -> the buttons of the numbered list that message shows."""
         now = self.sql.now()
+        screens = screens or {}
         with self.sql.transaction():
             if replace:
                 self.outbox_clear(user_id)
-            for text, part, total in texts:
-                self.sql.run("INSERT INTO outbox (user_id, channel, text, part, total, created_at)"
-                             " VALUES (?, ?, ?, ?, ?, ?)", [user_id, channel, text, part, total, now])
+            for i, (text, part, total) in enumerate(texts):
+                screen = dumps(screens[i]) if i in screens else None
+                self.sql.run("INSERT INTO outbox (user_id, channel, text, part, total, created_at, screen)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?)", [user_id, channel, text, part, total, now, screen])
 
     def outbox(self, user_id: int, limit: int = 100) -> list[OutboxRow]:
         """The user's waiting messages, oldest first."""
-        return [OutboxRow(r["id"], r["text"], r["part"], r["total"]) for r in
-                self.sql.rows("SELECT id, text, part, total FROM outbox WHERE user_id = ? ORDER BY id LIMIT ?",
-                              [user_id, limit])]
+        return [OutboxRow(r["id"], r["text"], r["part"], r["total"],
+                          json.loads(r["screen"]) if r["screen"] else None) for r in
+                self.sql.rows("SELECT id, text, part, total, screen FROM outbox WHERE user_id = ? ORDER BY id"
+                              " LIMIT ?", [user_id, limit])]
 
     def outbox_count(self, user_id: int) -> int:
         return int(self.sql.value("SELECT count(*) FROM outbox WHERE user_id = ?", [user_id]))

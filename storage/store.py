@@ -18,11 +18,16 @@ from typing import Any, cast
 
 from sqlite_utils import Database
 
+from storage.events import EventStore
+from storage.files import FileStore, remove
+from storage.history import HistoryStore
+from storage.links import LinkStore
 from storage.migrations import USER_TABLES
 from storage.reminders import ReminderStore
 from storage.rows import CaseRow, InboxState, Journalled, Received, SessionRow, UnfinishedMessage, UserRow
 from storage.shared import SharedStore
 from storage.sql import Clock, Sql, dumps, utcnow
+from storage.witness import WitnessStore
 
 log = logging.getLogger("storage")
 DEDUP_WINDOW = dt.timedelta(days=7)  # how long a message id is remembered, with its replies
@@ -35,6 +40,10 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "cases": ("data",),
     "inbox": ("payload", "replies"),
     "complaints": ("history",),
+    "web_history": ("data",),
+    "events": ("findings",),
+    "links": ("payload",),
+    "outbox": ("screen",),
 }
 
 
@@ -62,6 +71,16 @@ class Store:
         self.reminders = ReminderStore(self.sql)
         #: what channels share between processes: access tokens, outboxes (storage.shared)
         self.shared = SharedStore(self.sql)
+        #: the web page's recent messages, redrawn after a reload (storage.history)
+        self.history = HistoryStore(self.sql)
+        #: the evidence log: events and attached files (storage.events)
+        self.events = EventStore(self.sql)
+        #: files kept as evidence (photos, voice notes, documents), on disk beside the database
+        self.files = FileStore(self.sql)
+        #: short-lived links to pages of this server, and notification consents (storage.links)
+        self.links = LinkStore(self.sql)
+        #: witness codes: people called by collectors add to the borrower's log (storage.witness)
+        self.witness = WitnessStore(self.sql, self.events)
         # Called with (channel, external id) after a user's deletion is committed: channels
         # drop what they hold in memory for that user (file links, paged answers).
         self.on_delete: list[Callable[[str, str], None]] = []
@@ -284,6 +303,7 @@ class Store:
         the WAL, which still holds the pages as they were, is checkpointed and truncated, and
         the channels are told (`on_delete`) to drop what they keep in memory."""
         user = self.user_by_id(user_id)
+        files = self.files.paths(user_id)
         with self.sql.transaction():
             for table in USER_TABLES:
                 self.sql.run(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
@@ -291,6 +311,8 @@ class Store:
         if user is not None:
             channel, external_id = user["channel"], user["external_id"]
             self.sql.after_commit(lambda: self._deleted(channel, external_id))
+        if files:  # the evidence files on disk go once their rows are gone
+            self.sql.after_commit(lambda: remove(files))
 
     def _deleted(self, channel: str, external_id: str) -> None:
         self.sql.scrub()

@@ -12,14 +12,28 @@
 
 Everything is real: content/ and dialogs/ from the repo, SQLite in a temporary file, and a
 `clock` fixture (a ManualClock at 2026-11-29 10:00 in Asia/Shanghai) that tests can move.
+
+Tests look UI texts up by key (content/<lang>/ui/*.yaml), so a copy edit breaks no test of behaviour:
+
+    from tests.conftest import shown, ui, ui_head
+    assert ui("cancel.nothing") in chat.text                      # the whole text, rendered
+    assert ui("lang.set", "en") in chat.text                       # ... in another language
+    assert chat.last[-1].text.startswith(ui("start.need.q"))
+    assert shown("input.too_long", chat.text, max=4000)            # a template, placeholders = any text
+    assert chat.text.startswith(ui_head("flow.review.title"))      # the text before the first {placeholder}
+
+Literals stay where the wording itself is what a test checks: legal statements that must (not)
+appear, facts and numbers, the user's own words in a letter, interface formats.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import itertools
 import re
+import string
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -129,9 +143,59 @@ class Talk(Chat):
         return [b.id for r in self.last for b in r.buttons]
 
 
+_PLACEHOLDER = re.compile(r"(?<!\{)\{[^{}]*\}")       # a {field}, not a {{literal brace}}
+
+
+@functools.cache
+def shipped() -> Loaded:
+    """The shipped content and dialogs, loaded once per test process."""
+    return load_content(Settings(_env_file=None))
+
+
+def ui(key: str, lang: str = "zh", /, **values: object) -> str:
+    """The UI text `key` in `lang` as the bot shows it: placeholders filled from `values`, ends stripped.
+
+    A template with {placeholders} needs all their values: for a part of it use `shown` or `ui_head`."""
+    template = shipped().knowledge.ui[lang][key]
+    missing = {name for _, name, _, _ in string.Formatter().parse(template) if name} - set(values)
+    if missing:
+        raise AssertionError(f"ui text {key!r} ({lang}) needs values for {sorted(missing)}: "
+                             "pass them, or use shown() / ui_head()")
+    return shipped().knowledge.text(lang, key, **values).strip()
+
+
+def ui_head(key: str, lang: str = "zh") -> str:
+    """The fixed start of the text `key`: everything before its first {placeholder} (or all of it)."""
+    head = _PLACEHOLDER.split(shipped().knowledge.ui[lang][key], maxsplit=1)[0].strip()
+    if not head:
+        raise AssertionError(f"ui text {key!r} ({lang}) starts with a placeholder: use shown()")
+    return head
+
+
+def ui_re(key: str, lang: str = "zh", /, **values: object) -> re.Pattern[str]:
+    """A regex for the text `key`: fixed parts literally, each {placeholder} its value if given
+    (formatted with the template's format spec), any text otherwise."""
+    template = shipped().knowledge.ui[lang][key].strip()
+    parts: list[str] = []
+    for literal, name, spec, _conv in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name is None:
+            continue
+        if name in values:
+            parts.append(re.escape(format(values[name], spec or "")))
+        else:
+            parts.append(r"(?s:.+?)")
+    return re.compile("".join(parts))
+
+
+def shown(key: str, text: str, lang: str = "zh", /, **values: object) -> bool:
+    """Whether `text` contains the UI text `key` (placeholders filled from `values`, any text else)."""
+    return ui_re(key, lang, **values).search(text) is not None
+
+
 @pytest.fixture(scope="session")
 def loaded() -> Loaded:
-    return load_content(Settings(_env_file=None))
+    return shipped()
 
 
 @pytest.fixture

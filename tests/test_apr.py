@@ -30,7 +30,7 @@ from bot.actions.apr import (
     total_at,
 )
 from bot.knowledge.normalize import normalize
-from tests.conftest import Chat
+from tests.conftest import Chat, shown, ui
 
 CAP = 12.0  # 4 x one-year LPR 3.0% (content/facts.yaml lpr.cap; legal-facts.md section 4)
 
@@ -296,7 +296,7 @@ def test_result_uses_the_lpr_from_facts(loaded):
     assert f"4x the one-year LPR ({k.facts.lpr.cap}% a year)" in text
     assert f"{k.facts.lpr.value}% since {k.facts.lpr.since.isoformat()}" in text
     assert ("later months not checked" in text) == k.facts.lpr.verify_later
-    assert f"Sources (checked {k.facts.checked.isoformat()})" in text
+    assert ui("apr.result.sources", "en", checked=k.facts.checked.isoformat()) in text
     assert money(2009.21, "en") in text
 
 
@@ -304,14 +304,14 @@ def test_result_uses_the_lpr_from_facts(loaded):
 
 def test_apr_dialog_in_chinese_714_loan(chat: Chat):
     chat.say("/apr")
-    assert "合同上" in chat.text
+    assert ui("apr.contract.q") in chat.text
     chat.say("3千")          # contract
     chat.say("2000元")       # received
     chat.say("1")            # one repayment
-    assert "到期一共要还" in chat.text
+    assert ui("apr.once_amount.q") in chat.text
     chat.say("3,000")        # repaid
     chat.say("7")            # after 7 days
-    assert "c:ok" in chat.buttons and "借款天数：7" in chat.text
+    assert "c:ok" in chat.buttons and f"{ui('apr.days.label')}：7" in chat.text
     chat.press("c:ok")
     answer = chat.last[0]
     assert answer.kind == "answer"
@@ -319,14 +319,14 @@ def test_apr_dialog_in_chinese_714_loan(chat: Chat):
     assert "超过 1,000,000%" in answer.text
     assert "放款时先扣了 1,000 元" in answer.text and "第26条" in answer.text
     assert "按年化 24% 算，一共应还约 2,009.21 元" in answer.text
-    assert "核对于 2026-11-29" in answer.text
+    assert ui("apr.result.sources", checked="2026-11-29") in answer.text
     assert answer.text.rstrip().endswith(chat.engine.k.text("zh", "not_lawyer"))
     assert "d:apr" in chat.buttons
 
 
 def test_apr_dialog_in_english_monthly_plan(chat_en: Chat):
     chat_en.say("calculate my interest please")   # a trigger phrase starts the dialog
-    assert "What loan amount" in chat_en.text
+    assert ui("apr.contract.q", "en") in chat_en.text
     for answer in ("12000", "1.2万", "12", "1120"):
         chat_en.say(answer)
     assert chat_en.buttons[:3] == ["o:monthly", "o:weekly", "o:every_n_days"]
@@ -338,7 +338,7 @@ def test_apr_dialog_in_english_monthly_plan(chat_en: Chat):
     assert "4x the one-year LPR (12.0% a year): your rate is ABOVE this line" in text
     assert "24% a year: your rate is within this line" in text
     assert "so it turns on who lent to you" in text
-    assert "checked 2026-11-29" in text and text.rstrip().endswith("not advice on your particular case.")
+    assert "checked 2026-11-29" in text and text.rstrip().endswith(ui("not_lawyer", "en"))
 
 
 def test_every_n_days_and_correction_at_review(chat_en: Chat):
@@ -356,10 +356,10 @@ def test_every_n_days_and_correction_at_review(chat_en: Chat):
     chat_en.press("o:weekly")
     chat_en.press("e:count")
     chat_en.say("1")
-    assert "Total repaid at the end" in chat_en.text or "in all at the end" in chat_en.text
+    assert ui("apr.once_amount.q", "en") in chat_en.text
     chat_en.say("3000")
     chat_en.say("7")
-    assert "Loan term in days: 7" in chat_en.text and "How often" not in chat_en.text
+    assert f"{ui('apr.days.label', 'en')}: 7" in chat_en.text and ui("apr.period.q", "en") not in chat_en.text
     chat_en.press("c:ok")
     assert "2,607.14%" in chat_en.last[0].text
 
@@ -370,11 +370,11 @@ def test_received_more_than_contract_is_explained_with_a_restart_button(chat: Ch
         chat.say(answer)
     chat.press("c:ok")
     reply = chat.last[0]
-    assert "比合同借款金额（2,000 元）还多" in reply.text and "填反" in reply.text
+    assert shown("apr.bad.received_more", reply.text, contract="2,000 元")
     assert "年化" not in reply.text.split("\n")[0]
     assert [b.id for b in reply.buttons] == ["d:apr"]
     chat.press("d:apr")
-    assert "合同上" in chat.text
+    assert ui("apr.contract.q") in chat.text
 
 
 def test_repaying_less_than_received_is_explained(chat_en: Chat):
@@ -383,19 +383,19 @@ def test_repaying_less_than_received_is_explained(chat_en: Chat):
         chat_en.say(answer)
     chat_en.press("o:monthly")
     chat_en.press("c:ok")
-    assert "less than what you received" in chat_en.text and chat_en.buttons == ["d:apr"]
+    assert shown("apr.bad.repaid_less", chat_en.text, "en") and chat_en.buttons == ["d:apr"]
 
 
 def test_negative_amount_and_zero_repayments_get_a_clear_answer(chat: Chat):
     chat.say("/apr")
     chat.say("-500")
-    assert "不能小于 1" in chat.text and "金额要大于 0" in chat.text
-    assert "合同上" in chat.last[-1].text  # asked again
+    assert ui("flow.bad.too_small", min=1) in chat.text and ui("apr.contract.hint") in chat.text
+    assert ui("apr.contract.q") in chat.last[-1].text  # asked again
     chat.say("5000")
     chat.say("4000")
     chat.say("0")
-    assert "还款次数至少是 1 次" in chat.text
+    assert ui("apr.count.hint") in chat.text
     chat.say("1.5")
-    assert "整数" in chat.text
+    assert ui("flow.bad.integer") in chat.text
     chat.say("12")
-    assert "每次还多少" in chat.last[-1].text
+    assert ui("apr.each.q") in chat.last[-1].text

@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.core.engine import Engine
 from bot.core.models import Button, FileOut, Inbound, Reply
 from bot.scheduler import ManualClock, Scheduler
+from tests.conftest import ui, ui_head
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,8 +114,8 @@ def reminders(engine: Engine) -> list[dict]:
 async def test_a_new_channel_talks_with_numbered_buttons(line) -> None:
     _, client, _ = line
     start = await say(client, "/start", "1")
-    assert "[1] 中文" in start and "[2] English" in start
-    assert "What do you need help with" in await say(client, "2", "2")     # the number of a button, typed
+    assert f"[1] {ui('lang.opt.zh')}" in start and f"[2] {ui('lang.opt.en')}" in start
+    assert ui("start.need.q", "en") in await say(client, "2", "2")     # the number of a button, typed
     assert inbox(line[0].engine) == [{"message_id": "U1:1", "status": "delivered"},
                                      {"message_id": "U1:2", "status": "delivered"}]   # acknowledged
 
@@ -124,7 +125,7 @@ async def test_a_new_channel_gets_retries_once_and_after_a_restart(line, engine:
     _, client, _ = line
     await say(client, "/lang zh", "a")
     first, again = await asyncio.gather(say(client, "/remind 30m 回电话", "b"), say(client, "/remind 30m 回电话", "b"))
-    assert first == again and "好的，我会在" in first                 # concurrent retry: waited for the first
+    assert first == again and ui_head("remind.set") in first          # concurrent retry: waited for the first
     assert await say(client, "/remind 30m 回电话", "b") == first      # later retry: from memory
     assert len(reminders(engine)) == 1 and len(inbox(engine)) == 2
     restarted = Line(make_engine())                                  # a restart: nothing in memory
@@ -256,13 +257,16 @@ async def test_web_and_jsonl_give_the_same_shape(engine: Engine, settings: Setti
     console = Console(engine, "local", out, jsonl=True)
     console.line(json.dumps({"text": "/start"}))
     jsonl_reply = json.loads(out.getvalue())["replies"]
+    links = [r.pop("links") for r in web_reply]       # the web page's tappable spans: an added field
+    assert all(isinstance(spans, list) for spans in links)
     assert web_reply == jsonl_reply
     assert [set(r) for r in web_reply] == [{"text", "buttons", "files", "kind"}] * len(web_reply)
 
 
 def test_text_only_platforms_number_buttons_the_same_way(engine: Engine) -> None:
     text = plain_text([REPLY, Reply(text="第二条", buttons=(Button(id="t:x", label="详情"),))])
-    assert text == ('你好\n[1] 中文\n[2] 取消\n--- export.json ---\n{"a": 1}\n--- end ---\n'
+    # one numbered list per message (issue 14, item 5): the last; earlier buttons by label
+    assert text == ('你好\n· 中文\n· 取消\n--- export.json ---\n{"a": 1}\n--- end ---\n'
                     '--- guide.pdf ---\nhttps://example.org/g.pdf\n--- end ---\n\n第二条\n[1] 详情')
     assert join_replies([REPLY]) == plain_text(REPLY)                  # WeChat's passive reply
     out = io.StringIO()

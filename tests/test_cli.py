@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shipped, shown, ui, ui_head
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,15 +64,15 @@ def test_chat_pipe_answers_each_line_as_it_arrives(tmp_path):
     try:
         proc.stdin.write(b"/start\n")
         proc.stdin.flush()
-        out = read_until(proc, "[2] English")          # answered while stdin is still open
-        assert "[1] 中文" in out
+        out = read_until(proc, f"[2] {ui('lang.opt.en')}")          # answered while stdin is still open
+        assert f"[1] {ui('lang.opt.zh')}" in out
         proc.stdin.write(b"2\n")
         proc.stdin.flush()
-        out = read_until(proc, "What do you need help with")
-        proc.stdin.write(b"Collectors are calling my work\n")  # the label works too
+        out = read_until(proc, ui("start.need.q", "en"))
+        proc.stdin.write(ui("start.need.opt.employer", "en").encode() + b"\n")  # the label works too
         proc.stdin.flush()
         out = read_until(proc, "checked 2026")
-        assert "Collectors calling my employer" in out
+        assert shipped().knowledge.answer("employer_contact", "en").title in out
         proc.stdin.close()
         assert proc.wait(timeout=30) == 0
     finally:
@@ -81,7 +83,7 @@ def test_chat_exits_zero_at_end_of_input_and_survives_garbage(tmp_path):
     garbage = "\x00\x01\n" + "啊" * 10_000 + "\n\n/nosuch\n🙂\n"
     result = run(["chat"], tmp_path, stdin=garbage)
     assert result.returncode == 0, result.stderr
-    assert "太长" in result.stdout and "我不认识 /nosuch" in result.stdout
+    assert shown("input.too_long", result.stdout) and ui("input.unknown_command", command="/nosuch") in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -93,7 +95,7 @@ def test_binary_input_does_not_crash(tmp_path):
 
 def test_dialog_started_in_one_process_finishes_in_another(tmp_path):
     first = run(["chat", "--user", "amy"], tmp_path, stdin="/start\n2\n")
-    assert first.returncode == 0 and "What do you need help with" in first.stdout
+    assert first.returncode == 0 and ui("start.need.q", "en") in first.stdout
     second = run(["chat", "--user", "amy"], tmp_path, stdin="4\n")
     assert second.returncode == 0, second.stderr
     assert "22:00" in second.stdout  # the night-calls answer: the dialog went on at step 2
@@ -108,10 +110,11 @@ def test_jsonl_one_line_out_per_line_in(tmp_path):
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(out) == len(lines)
-    assert out[0]["replies"][-1]["buttons"][:2] == [{"id": "o:zh", "label": "中文"}, {"id": "o:en", "label": "English"}]
-    assert out[1]["replies"][-1]["text"].startswith("What do you need help with")
+    assert out[0]["replies"][-1]["buttons"][:2] == [{"id": "o:zh", "label": ui("lang.opt.zh")},
+                                                    {"id": "o:en", "label": ui("lang.opt.en")}]
+    assert out[1]["replies"][-1]["text"].startswith(ui("start.need.q", "en"))
     assert out[2]["replies"] == [] and "error" in out[2] and "error" in out[3]
-    assert out[4]["replies"][0]["text"].startswith("Collectors calling my employer")
+    assert out[4]["replies"][0]["text"].startswith(shipped().knowledge.answer("employer_contact", "en").title)
     assert all(set(r) >= {"text", "buttons", "files"} for o in out for r in o["replies"])
 
 
@@ -196,7 +199,7 @@ def test_an_interactive_restart_continues_the_report(tmp_path):
     try:
         read_fd(tty, "> ", 60)                                   # a new person: /start's welcome
         os.write(tty, b"/report\n")
-        read_fd(tty, "这笔借款是你本人借的吗")
+        read_fd(tty, ui("report.role.q"))
         os.write(tty, b"/quit\n")
         proc.wait(30)
     finally:
@@ -205,10 +208,10 @@ def test_an_interactive_restart_continues_the_report(tmp_path):
     proc, tty = _tty_chat(tmp_path)
     try:
         out = read_fd(tty, "> ", 60)
-        assert "欢迎回来" in out and "这笔借款是你本人借的吗" in out   # the report's question, not /start
+        assert ui_head("welcome_back") in out and ui("report.role.q") in out   # the report's question, not /start
         os.write(tty, b"1\n")                                  # and its answer is taken
         out = read_fd(tty, "> ", 60)
-        assert "是哪家贷款机构" in out, out[-500:]                # the report's next question
+        assert ui("report.lender.q") in out, out[-500:]                # the report's next question
         os.write(tty, b"/quit\n")
         proc.wait(30)
     finally:

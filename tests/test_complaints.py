@@ -28,6 +28,7 @@ from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
 from storage.reminders import from_iso
 from tests import conftest
+from tests.conftest import shown, ui
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=SH)
@@ -113,7 +114,7 @@ def test_track_records_and_schedules_the_check(engine: Engine, loaded: Loaded) -
     [rem] = talk.reminders()
     assert rem["kind"] == "complaint" and rem["complaint_id"] == c["id"] and rem["status"] == "pending"
     assert from_iso(rem["due_at"]) == check_time(due, SH)
-    assert "I'll ask you on" in talk.text
+    assert shown("complaints.will_check", talk.text, "en")
 
 
 def test_track_in_chinese_with_a_regulator(engine: Engine, loaded: Loaded) -> None:
@@ -121,14 +122,14 @@ def test_track_in_chinese_with_a_regulator(engine: Engine, loaded: Loaded) -> No
     c = record(talk, "nfra", filed="2026-11-25", ticket=None)
     p = loaded.knowledge.facts.deadlines["petition"]
     assert c["stage"] == "accept" and c["ticket"] is None
-    assert f"{p['accept_days']}日内告诉你是否受理" in talk.text
+    assert shown("complaints.deadline.accept", talk.text, accept_days=p["accept_days"])
     assert "信访工作条例" in talk.text and "12378" in talk.text
 
 
 def test_an_old_complaint_is_asked_about_at_once(engine: Engine) -> None:
     talk = Talk(engine, lang="en")
     record(talk, "lender_service", filed="2026-10-01", lender="Quick Cash", kind="bank")
-    assert "already come" in talk.text
+    assert ui("complaints.already_due", "en") in talk.text
     assert talk.last[-1].kind == "reminder"
     assert talk.buttons[-4:] == [f"cpl:a:{talk.complaints()[0]['id']}:{a}" for a in answers_for("answer")]
     assert talk.reminders() == []
@@ -137,13 +138,13 @@ def test_an_old_complaint_is_asked_about_at_once(engine: Engine) -> None:
 def test_complaints_lists_and_views(engine: Engine) -> None:
     talk = Talk(engine, lang="en")
     talk.say("/complaints")
-    assert "haven't recorded any" in talk.text and talk.buttons[0] == "o:lender_service"  # the dialog started
+    assert ui("complaints.empty", "en") in talk.text and talk.buttons[0] == "o:lender_service"  # the dialog started
     talk.press("c:cancel")
     c = record(talk, "police", filed="2026-11-25", lender="Quick Cash", ticket="110-77")
     talk.say("/complaints")
     assert "No. 1" in talk.text and "110-77" in talk.text
     talk.press(f"cpl:v:{c['id']}")
-    assert "Lender: Quick Cash" in talk.text and "no legal deadline" in talk.text
+    assert ui("complaints.view_lender", "en", lender="Quick Cash") in talk.text and "no legal deadline" in talk.text
     talk.press(f"cpl:x:{c['id']}")
     assert talk.complaints()[0]["status"] == "closed"
     assert [r["status"] for r in talk.reminders()] == ["cancelled"]
@@ -156,7 +157,7 @@ def test_nobody_else_can_see_or_answer_a_complaint(engine: Engine) -> None:
     for button in (f"cpl:v:{c['id']}", f"cpl:a:{c['id']}:solved", f"cpl:x:{c['id']}",
                    f"cpl:s:{c['id']}:nfra:accept"):
         other.press(button)
-        assert "can't find" in other.text
+        assert ui("complaints.not_found", "en") in other.text
     assert owner.complaints()[0]["status"] == "open"
 
 
@@ -180,7 +181,7 @@ def _read(replies: list[Reply], lang: str) -> str:
         assert after.buttons
         return d.text
     assert after.kind == "text" and after.draft_id is None and not after.buttons
-    assert after.text.startswith("English translation, for you to read — do not send this one:")
+    assert after.text.startswith(ui("letter.translation", "en"))
     return after.text
 
 
@@ -321,7 +322,7 @@ def test_sent_escalation_is_tracked_as_a_new_complaint_citing_the_first(engine: 
     first = record(talk, "lender_service", lender="Quick Cash", kind="consumer_finance", ticket="FIRST-1")
     talk.press(f"cpl:a:{first['id']}:none")
     talk.press(f"cpl:s:{first['id']}:nfra:accept")
-    assert "On what day" in talk.text and "c:back" in talk.buttons
+    assert ui("complaints.filed_on.q", "en") in talk.text and "c:back" in talk.buttons
     talk.say("2026-11-28")
     talk.say("NFRA-2")
     talk.press("c:ok")
@@ -347,7 +348,7 @@ def test_a_cancelled_linked_run_does_not_link_a_later_complaint(engine: Engine) 
     assert c["case_id"] is None and c["lender"] == "Other Loan"
     assert [x["status"] for x in talk.complaints()].count("draft") == 1  # the leftover link, never listed
     talk.say("/complaints")
-    assert "not finished" not in talk.text
+    assert ui("complaints.status.draft", "en") not in talk.text
 
 
 def test_offer_tracking_action_points_at_the_latest_report(engine: Engine) -> None:

@@ -7,37 +7,36 @@ import json
 import pytest
 
 from bot.core.models import Inbound
-from tests.conftest import Chat
+from tests.conftest import Chat, shown, ui, ui_head
 
 
 def test_main_question_answered_in_chinese_with_source_and_date(chat: Chat):
     chat.say("网贷催收打电话到我单位合法吗")
     answer = chat.last[0]
     assert answer.kind == "answer"
-    assert answer.text.startswith("催收打电话到单位")
-    checked = chat.engine.k.answer("employer_contact", "zh").checked
-    assert "GB/T 45251-2025" in answer.text and f"核对于 {checked}" in answer.text
-    assert "我不是律师" in answer.text
+    topic = chat.engine.k.answer("employer_contact", "zh")
+    assert answer.text.startswith(topic.title)
+    assert "GB/T 45251-2025" in answer.text and shown("answer.footer", answer.text, checked=topic.checked)
     assert "m:employer_contact" in chat.buttons
 
 
 def test_main_question_answered_in_english(chat: Chat):
     chat.say("is it legal for the lender to call my employer?")
-    assert chat.last[0].text.startswith("Collectors calling my employer")
-    checked = chat.engine.k.answer("employer_contact", "en").checked
-    assert f"checked {checked}" in chat.text and "not a lawyer" in chat.text
+    topic = chat.engine.k.answer("employer_contact", "en")
+    assert chat.last[0].text.startswith(topic.title)
+    assert shown("answer.footer", chat.text, "en", checked=topic.checked)
     chat.press("m:employer_contact")
-    assert f"Sources (checked {checked})" in chat.text and "binds:" in chat.text
+    assert ui("answer.sources_title", "en", checked=topic.checked) in chat.text and "binds:" in chat.text
 
 
 def test_start_dialog_switches_language_at_once_and_answers_the_need(chat: Chat):
     chat.say("/start")
-    assert "请选择语言 / Choose your language" in chat.text
+    assert ui("start.lang.q") in chat.text
     assert chat.buttons == ["o:zh", "o:en"]
     chat.press("o:en")
-    assert chat.last[-1].text.startswith("What do you need help with")  # asked in English now
+    assert chat.last[-1].text.startswith(ui("start.need.q", "en"))  # asked in English now
     chat.say("1")  # typed number = the first button
-    assert chat.last[0].text.startswith("Collectors calling my employer")
+    assert chat.last[0].text.startswith(chat.engine.k.answer("employer_contact", "en").title)
     assert chat.engine.store.session(chat.engine.store.user("test", "u1")["id"]) is None
     chat.say("催收爆通讯录怎么办")  # the user chose English: answers stay in English
     assert chat.last[0].kind == "answer" and "contact" in chat.last[0].text.lower()
@@ -45,9 +44,9 @@ def test_start_dialog_switches_language_at_once_and_answers_the_need(chat: Chat)
 
 def test_typed_label_works_like_a_button(chat: Chat):
     chat.say("/start")
-    chat.say("中文")
-    assert chat.last[-1].text.startswith("你现在最需要哪方面的帮助")
-    chat.say("想知道去哪里投诉")
+    chat.say(ui("lang.opt.zh"))
+    assert chat.last[-1].text.startswith(ui("start.need.q"))
+    chat.say(ui("start.need.opt.complain"))
     assert "12378" in chat.text
 
 
@@ -73,15 +72,16 @@ def test_digression_mid_dialog_answers_then_reasks(chat: Chat):
     chat.say("/start")
     chat.press("o:zh")
     chat.say("催收打我公司电话合法吗")
-    assert chat.last[0].kind == "answer" and "单位" in chat.last[0].text
-    assert chat.last[-1].text.startswith("你现在最需要")
+    assert chat.last[0].kind == "answer"
+    assert chat.last[0].text.startswith(chat.engine.k.answer("employer_contact", "zh").title)
+    assert chat.last[-1].text.startswith(ui("start.need.q"))
     chat.press("o:threats")
     assert "110" in chat.text
 
 
 def test_low_confidence_offers_topics_and_out_of_scope_says_what_it_can_do(chat_en: Chat):
     chat_en.say("what's the weather in beijing tomorrow")
-    assert "I can't answer that one" in chat_en.text
+    assert ui_head("unknown.text", "en") in chat_en.text
     assert chat_en.buttons and all(b.startswith("t:") for b in chat_en.buttons)
     chat_en.say("2")  # a number picks one of the offered topics
     assert chat_en.last[0].kind == "answer"
@@ -90,15 +90,15 @@ def test_low_confidence_offers_topics_and_out_of_scope_says_what_it_can_do(chat_
 @pytest.mark.parametrize("text", ["", "   ", "\x00\x01\x02", "\u200b\u200b"])
 def test_empty_and_invisible_messages(chat: Chat, text: str):
     chat.say(text)
-    assert len(chat.last) == 1 and "没有收到文字" in chat.text
+    assert len(chat.last) == 1 and ui("input.empty") in chat.text
 
 
 def test_huge_message_is_refused_and_dialog_stays(chat: Chat):
     chat.say("/start")
     chat.say("啊" * 10_000)
-    assert "太长" in chat.last[0].text and chat.buttons == ["o:zh", "o:en"]
+    assert shown("input.too_long", chat.last[0].text, length=10_000) and chat.buttons == ["o:zh", "o:en"]
     chat.press("o:zh")
-    assert chat.last[-1].text.startswith("你现在最需要")
+    assert chat.last[-1].text.startswith(ui("start.need.q"))
 
 
 @pytest.mark.parametrize("text", ["🙂🙂🙂", "催收 calls 我的 boss 怎么办 ok?", "ｈｅｌｌｏ　世界", "\x1b[31mred\x1b[0m",
@@ -106,7 +106,7 @@ def test_huge_message_is_refused_and_dialog_stays(chat: Chat):
 def test_odd_text_gets_a_reply_not_a_crash(chat: Chat, text: str):
     replies = chat.say(text)
     assert replies and all(r.text for r in replies)
-    assert "出了点问题" not in chat.text and "went wrong" not in chat.text
+    assert ui("input.error") not in chat.text and ui("input.error", "en") not in chat.text
 
 
 def test_unknown_command_and_stale_button(chat: Chat):
@@ -114,17 +114,17 @@ def test_unknown_command_and_stale_button(chat: Chat):
     assert "/frobnicate" in chat.last[0].text and "/help" in chat.text
     chat.say("/start")
     chat.press("o:threats")  # an option of the next step, not this one
-    assert "不是当前问题的选项" in chat.text and chat.buttons == ["o:zh", "o:en"]
+    assert ui("flow.stale") in chat.text and chat.buttons == ["o:zh", "o:en"]
     chat.press("zz:nothing")
-    assert "过期" in chat.text
+    assert ui("input.stale_button") in chat.text
     chat.press("o:zh")
-    assert chat.last[-1].text.startswith("你现在最需要")
+    assert chat.last[-1].text.startswith(ui("start.need.q"))
 
 
 def test_controls_without_dialog(chat: Chat):
     for command in ("/cancel", "/back", "/skip"):
         chat.say(command)
-        assert "没有进行中的问答" in chat.text
+        assert ui("cancel.nothing") in chat.text
 
 
 def test_cancel_back_in_dialog(chat: Chat):
@@ -133,7 +133,7 @@ def test_cancel_back_in_dialog(chat: Chat):
     chat.say("/back")
     assert chat.buttons == ["o:zh", "o:en"]
     chat.say("/cancel")
-    assert "Stopped" in chat.text
+    assert ui("flow.cancelled", "en") in chat.text
     assert chat.engine.store.session(chat.engine.store.user("test", "u1")["id"]) is None
 
 
@@ -179,11 +179,11 @@ def test_lang_command(chat: Chat):
     chat.say("/lang")
     assert chat.buttons == ["l:zh", "l:en"]
     chat.press("l:en")
-    assert "English" in chat.text
+    assert ui("lang.set", "en") in chat.text
     chat.say("/lang xx")
-    assert "No such language" in chat.text
+    assert ui("lang.unknown", "en") in chat.text
     chat.say("/lang zh")
-    assert "中文" in chat.text
+    assert ui("lang.set") in chat.text
 
 
 def test_export_then_delete_everything(chat: Chat):
@@ -196,7 +196,7 @@ def test_export_then_delete_everything(chat: Chat):
     chat.say("/delete")
     assert chat.buttons == ["y:delete", "y:keep"]
     chat.press("y:delete")
-    assert "已删除" in chat.text
+    assert ui("privacy.deleted") in chat.text
     db = chat.engine.store.db
     for table in ("users", "sessions", "cases", "inbox"):
         assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
@@ -205,7 +205,7 @@ def test_export_then_delete_everything(chat: Chat):
 def test_delete_can_be_declined(chat: Chat):
     chat.say("/delete")
     chat.press("y:keep")
-    assert "没有删除" in chat.text
+    assert ui("privacy.kept") in chat.text
     assert chat.engine.store.db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
 
 
@@ -218,7 +218,7 @@ def test_message_text_is_not_kept_after_answering(chat: Chat):
 
 def test_attachment_gets_a_helpful_reply(chat: Chat):
     chat.send(attachment="photo")
-    assert "图片" in chat.text
+    assert ui("input.attachment") in chat.text
 
 
 def test_language_follows_text_until_chosen(engine):
@@ -229,7 +229,7 @@ def test_language_follows_text_until_chosen(engine):
     assert zh.last[0].text.startswith("催收")
     hinted = Chat(engine, user="b", lang="en-US")
     hinted.say("/help")
-    assert "Commands" in hinted.text
+    assert ui_head("help", "en") in hinted.text
 
 
 def test_logs_never_contain_message_text_names_or_numbers(chat: Chat, caplog):
@@ -252,7 +252,7 @@ def test_impossible_date_mid_dialog_is_explained_and_nothing_is_lost(chat: Chat,
     chat.press("o:nfra")
     chat.say("快借")                    # the lender
     chat.say("2026-02-30")
-    assert "日历上没有这一天" in chat.text
+    assert ui("flow.bad.no_such_date") in chat.text
     chat2 = restart(chat)               # a restart does not lose the answers so far
     chat2.say("2026-11-20")
     session = chat2.engine.store.session(chat2.user_id)
@@ -269,7 +269,7 @@ def test_time_zone_command(chat_en: Chat):
     assert "Europe/Berlin" in chat_en.text
     for bad in ("Mars/Olympus", "../../etc/passwd", "x" * 300):
         chat_en.say(f"/tz {bad}")
-        assert "don't know the time zone" in chat_en.text
+        assert shown("tz.unknown", chat_en.text, "en")
     assert chat_en.engine.store.user_by_id(chat_en.user_id)["tz"] == "Europe/Berlin"
 
 

@@ -19,7 +19,7 @@ from bot.actions.drafts import DRAFTS, render_drafts
 from bot.actions.registry import ACTIONS
 from bot.core.engine import Engine
 from bot.core.models import Inbound, Reply
-from tests.conftest import NOW
+from tests.conftest import NOW, ui, ui_head
 from tests.test_complaints import Talk, record
 
 # A report that needs every letter: employer, contacts, threats (police), negotiation.
@@ -31,9 +31,12 @@ SLOTS = {
     "wants": ["stop_contact", "complain", "police", "negotiate"], "contact_by": "messages_only",
     "your_name": "Chen Jing", "your_phone": "13800001111",
 }
-EN_MARK = "English translation, for you to read — do not send this one:"
-ZH_MARK = "中文译文，只供你自己看，不要发送这一条："
 CJK = re.compile(r"[\u4e00-\u9fff]{6}")
+
+
+def mark(lang: str) -> str:
+    """The line before a translation, in the reader's language: for you to read, do not send."""
+    return ui("letter.translation", lang)
 
 
 def outcome(engine: Engine, talk: Talk) -> list[Reply]:
@@ -62,15 +65,15 @@ def test_an_english_report_yields_chinese_letters_each_with_an_english_translati
         assert draft.text == zh[draft.draft_id] and CJK.search(draft.text), draft.draft_id
         # then its English translation, to read: plain text, not a draft, marked, no buttons
         assert after is not None and after.kind == "text" and after.draft_id is None and not after.buttons
-        assert after.text == EN_MARK + "\n\n" + en[draft.draft_id]
+        assert after.text == mark("en") + "\n\n" + en[draft.draft_id]
         # the line before it says the letter is in Chinese and is the one to send
         how = replies[replies.index(draft) - 1]
-        assert how.kind == "text" and "in Chinese" in how.text and "the one to send" in how.text
+        assert how.kind == "text" and ui("letter.note.zh", "en") in how.text
         assert "[blanks]" not in how.text and "[brackets]" not in how.text    # the blanks are 【】
     regulator_how = replies[replies.index(next(d for d, _ in pairs if d.draft_id == "regulator_complaint")) - 1]
-    assert "the blanks in 【】" in regulator_how.text
+    assert ui("letter.blanks.zh", "en") in regulator_how.text
     title = next(r for r in replies if r.text.startswith(k.text("en", "report.out.drafts_title")))
-    assert "in Chinese" in title.text and "Letters in English" in title.text
+    assert ui("letter.intro.zh", "en") in title.text and ui("letter.intro_button", "en") in title.text
     # the case keeps the letters as sent: in Chinese
     case = engine.store.cases(talk.user_id, "report")[0]
     assert case["data"]["drafts"] == zh
@@ -84,8 +87,9 @@ def test_a_chinese_report_has_no_translations(engine: Engine) -> None:
     pairs = letters(replies)
     assert [d.text for d, _ in pairs] == list(zh.values())
     for draft, after in pairs:                        # straight on to the next letter, or the closing line
-        assert after is not None and (after.text.startswith("下一条") or after is replies[-1]), draft.draft_id
-    assert not any(ZH_MARK in r.text or EN_MARK in r.text for r in replies)
+        assert after is not None, draft.draft_id
+        assert after is replies[-1] or any(after.text.startswith(ui_head(f"report.draft.{d}.how")) for d in zh)
+    assert not any(mark("zh") in r.text or mark("en") in r.text for r in replies)
     assert not any(b.id.startswith("k:e:") for b in replies[-1].buttons)     # English letters: in /cases
 
 
@@ -101,7 +105,7 @@ def test_english_letters_on_request(engine: Engine) -> None:
     assert replies[0].text == k.text("en", "letter.english_intro")
     drafts = [r for r in replies if r.kind == "draft"]
     assert [(d.draft_id, d.text) for d in drafts] == list(en.items())
-    assert not any(EN_MARK in r.text for r in replies)
+    assert not any(mark("en") in r.text for r in replies)
     assert [b.id for b in replies[-1].buttons] == [f"k:a:{case_id}", "k:l"]     # back to the Chinese letters
     back = talk.press(f"k:a:{case_id}")
     assert [d.text for d in back if d.kind == "draft"] == list(zh.values())
@@ -117,21 +121,18 @@ def test_english_letters_on_request(engine: Engine) -> None:
     assert [(d.draft_id, d.text) for d, _ in pairs] == list(en.items())
     for draft, after in pairs:
         assert after is not None and after.kind == "text" and after.draft_id is None
-        assert after.text == ZH_MARK + "\n\n" + zh[draft.draft_id]
-        assert "英文版" in replies[replies.index(draft) - 1].text
+        assert after.text == mark("zh") + "\n\n" + zh[draft.draft_id]
+        assert ui("letter.note.en") in replies[replies.index(draft) - 1].text
 
 
-@pytest.mark.parametrize(("lang", "says"), [
-    ("en", "The letters are in Chinese, each followed by an English translation"),
-    ("zh", "材料都是中文的"),
-])
-def test_the_case_view_says_which_language_the_letters_are_in(engine: Engine, lang: str, says: str) -> None:
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_case_view_says_which_language_the_letters_are_in(engine: Engine, lang: str) -> None:
     talk = Talk(engine, lang=lang)
     outcome(engine, talk)
     case_id = engine.store.cases(talk.user_id, "report")[0]["id"]
     replies = talk.press(f"k:v:{case_id}")
     pick = replies[-1]
-    assert says in pick.text
+    assert ui("cases.letters_in.zh", lang) in pick.text
     ids = [b.id for b in pick.buttons]
     assert f"k:e:{case_id}" in ids and f"k:a:{case_id}" in ids
     for b in pick.buttons:
@@ -147,7 +148,7 @@ def test_an_old_case_saved_with_english_letters_reads_with_chinese_ones(engine: 
     case_id = engine.store.save_case(talk.user_id, "report", "en", {"answers": SLOTS, "lang": "en", "drafts": old})
     replies = talk.press(f"k:a:{case_id}")
     assert [d.text for d, _ in letters(replies)] == list(render_drafts(SLOTS, engine.k, "zh", NOW.date()).values())
-    assert all(after is not None and after.text.startswith(EN_MARK) for _, after in letters(replies))
+    assert all(after is not None and after.text.startswith(mark("en")) for _, after in letters(replies))
 
 
 @pytest.mark.parametrize(("body", "kind", "answer", "draft"), [
@@ -165,10 +166,10 @@ def test_escalation_letters_for_an_english_user_are_chinese_with_a_translation(
     assert letter.draft_id == draft and CJK.search(letter.text) and "2026年11月20日" in letter.text
     assert "Quick Cash" in letter.text
     assert after is not None and after.kind == "text" and after.draft_id is None and not after.buttons
-    assert after.text.startswith(EN_MARK) and "20 November 2026" in after.text
-    assert not CJK.search(after.text.replace(EN_MARK, ""))
+    assert after.text.startswith(mark("en")) and "20 November 2026" in after.text
+    assert not CJK.search(after.text.replace(mark("en"), ""))
     how = replies[0]
-    assert "in Chinese" in how.text and "[blanks]" not in how.text
+    assert ui("letter.note.zh", "en") in how.text and "[blanks]" not in how.text
     assert replies[-1].buttons                                      # then "when you've sent it"
 
 
@@ -177,4 +178,4 @@ def test_escalation_letters_for_a_chinese_user_have_no_translation(engine: Engin
     c = record(talk, "lender_service", kind="bank")
     replies = talk.press(f"cpl:a:{c['id']}:none")
     assert [r.kind for r in replies] == ["text", "draft", "text"] and replies[-1].buttons
-    assert "【】里的空" in replies[0].text
+    assert ui("letter.blanks.zh") in replies[0].text

@@ -18,6 +18,7 @@ from bot.scheduler import ManualClock
 from storage.migrations import USER_TABLES
 from storage.reminders import due_query, from_iso, iso
 from tests import conftest
+from tests.conftest import shown, ui, ui_head
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=SH)
@@ -48,28 +49,28 @@ def test_remind_saves_a_row_at_the_time_meant(engine: Engine, text: str, due_loc
     assert from_iso(row["due_at"]).astimezone(SH).strftime("%Y-%m-%d %H:%M") == due_local
     assert (row["status"], row["kind"], row["channel"], row["attempts"]) == ("pending", "personal", "test", 0)
     assert row["next_attempt_at"] == row["due_at"]
-    assert "好的，我会在" in talk.text and row["text"] in talk.text
+    assert shown("remind.set", talk.text, text=row["text"])
     assert talk.buttons == [f"rem:x:{row['id']}", "rem:l"]
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("/remind", "用法"),
-    ("/remind 昨天9点 x", "已经过去了"),
-    ("/remind 2026-11-28 09:00 x", "2026年11月28日"),       # names the past time it read
-    ("/remind 交电费", "没看懂这个时间"),
-    ("/remind 2026-02-30 x", "日历上没有这一天"),
+@pytest.mark.parametrize(("text", "key", "names"), [
+    ("/remind", "remind.usage", ""),
+    ("/remind 昨天9点 x", "remind.bad.past", ""),
+    ("/remind 2026-11-28 09:00 x", "remind.bad.past", "2026年11月28日"),       # names the past time it read
+    ("/remind 交电费", "remind.bad.unparsed", ""),
+    ("/remind 2026-02-30 x", "remind.bad.no_such_date", ""),
 ])
-def test_bad_times_get_a_clear_reply_and_save_nothing(engine: Engine, text: str, says: str) -> None:
+def test_bad_times_get_a_clear_reply_and_save_nothing(engine: Engine, text: str, key: str, names: str) -> None:
     talk = Talk(engine)
     talk.say(text)
-    assert says in talk.text
+    assert shown(key, talk.text) and names in talk.text
     assert talk.rows() == []
 
 
 def test_bad_time_in_english(engine: Engine) -> None:
     talk = Talk(engine, lang="en")
     talk.say("/remind yesterday call")
-    assert "already passed" in talk.text and "tomorrow 9am" in talk.text
+    assert shown("remind.bad.past", talk.text, "en") and ui("remind.examples", "en") in talk.text
 
 
 def test_reminders_are_read_in_the_users_own_zone(engine: Engine) -> None:
@@ -83,12 +84,12 @@ def test_reminders_are_read_in_the_users_own_zone(engine: Engine) -> None:
 def test_too_long_and_too_many(engine: Engine) -> None:
     talk = Talk(engine, lang="en")
     talk.say("/remind 30m " + "x" * 301)
-    assert "too long" in talk.text and talk.rows() == []
+    assert shown("remind.bad.too_long", talk.text, "en") and talk.rows() == []
     rs = engine.store.reminders
     for _ in range(MAX_UPCOMING):
         rs.add(talk.user_id, "test", "personal", NOW + dt.timedelta(days=1), text="x", now=NOW)
     talk.say("/remind 30m one more")
-    assert "already have" in talk.text and len(talk.rows()) == MAX_UPCOMING
+    assert shown("remind.bad.too_many", talk.text, "en", max=MAX_UPCOMING) and len(talk.rows()) == MAX_UPCOMING
 
 
 # --- /reminders, cancel and snooze -----------------------------------------------------------------
@@ -104,10 +105,10 @@ def test_list_cancel_and_snooze(engine: Engine) -> None:
     assert talk.buttons == [f"rem:x:{first['id']}", f"rem:s:{first['id']}",
                             f"rem:x:{second['id']}", f"rem:s:{second['id']}"]
     talk.say(choice=f"rem:x:{first['id']}")
-    assert "Cancelled: call the bank" in talk.text
+    assert ui("remind.cancelled", "en", what="call the bank") in talk.text
     assert talk.rows()[0]["status"] == "cancelled"
     talk.say(choice=f"rem:x:{first['id']}")
-    assert "already cancelled" in talk.text
+    assert ui("remind.cannot_cancel.cancelled", "en") in talk.text
     talk.say(choice=f"rem:s:{second['id']}")
     assert talk.buttons == [f"rem:z:{second['id']}:1h", f"rem:z:{second['id']}:1d", f"rem:z:{second['id']}:1w"]
     talk.say(choice=f"rem:z:{second['id']}:1d")          # a reminder still to come moves later
@@ -122,7 +123,7 @@ def test_snooze_after_it_arrived_brings_it_back_from_now(engine: Engine, clock: 
     talk.say("/remind 30m stretch")
     clock.advance(minutes=40)
     arrived = talk.say("hello")[0]
-    assert arrived.kind == "reminder" and "Reminder: stretch" in arrived.text
+    assert arrived.kind == "reminder" and ui("remind.arrived", "en", text="stretch") in arrived.text
     assert [b.id for b in arrived.buttons] == [f"rem:z:{talk.rows()[0]['id']}:1h", f"rem:z:{talk.rows()[0]['id']}:1d"]
     talk.say(choice=arrived.buttons[0].id)
     row = talk.rows()[0]
@@ -137,7 +138,7 @@ def test_nobody_else_can_touch_a_reminder(engine: Engine) -> None:
     other = Talk(engine, user="other", lang="en")
     for button in (f"rem:x:{rid}", f"rem:s:{rid}", f"rem:z:{rid}:1h"):
         other.say(choice=button)
-        assert "can't find" in other.text
+        assert ui("remind.not_found", "en") in other.text
     assert owner.rows()[0]["status"] == "pending"
 
 
@@ -151,8 +152,9 @@ def test_due_reminders_come_before_the_answer_once(engine: Engine, clock: Manual
     clock.advance(minutes=50)
     replies = talk.say("hello")
     assert [r.kind for r in replies][:2] == ["reminder", "reminder"]
-    assert "first" in replies[0].text and "second" in replies[1].text and "Hi!" in replies[2].text
-    assert "late" in replies[0].text and "late" not in replies[1].text   # 20 min vs 5 min after due
+    assert "first" in replies[0].text and "second" in replies[1].text and ui_head("greeting", "en") in replies[2].text
+    late = ui_head("remind.late", "en")
+    assert late in replies[0].text and late not in replies[1].text   # 20 min vs 5 min after due
     assert [r["sent_via"] for r in talk.rows()] == ["reply", "reply", None]
     assert all(r.kind != "reminder" for r in talk.say("hello"))
 

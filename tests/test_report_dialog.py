@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.core.models import Reply
-from tests.conftest import Chat
+from tests.conftest import Chat, shown, ui, ui_head
 
 ENDING = ("{{", "{%", "None", "Undefined")
 
@@ -31,7 +31,7 @@ def translated(replies: list[Reply]) -> list[Reply]:
         if r.kind == "draft":
             t = replies[i + 1]
             assert t.kind == "text" and t.draft_id is None, t
-            assert t.text.startswith("English translation, for you to read — do not send this one:")
+            assert t.text.startswith(ui("letter.translation", "en"))
             out.append(t.model_copy(update={"draft_id": r.draft_id}))
     return out
 
@@ -64,17 +64,17 @@ def confirm(chat: Chat, *on_review: str) -> list[Reply]:
 def test_employer_story_in_chinese_with_a_correction(chat: Chat) -> None:
     chat.say("/report")
     assert chat.buttons[:2] == ["o:borrower", "o:contact"]
-    chat.press_label("是，我是借款人")
+    chat.press_label(ui("report.role.opt.borrower"))
     chat.say("安达消费")                       # a typo, corrected on the review screen
     chat.press("o:consumer_finance")
     for b in ("called_employer", "disclosed_debt", "pressed_others"):
         chat.press(f"o:{b}")
-    assert "✓ 打到单位（领导、人事、同事）" in chat.labels
+    assert "✓ " + ui("report.behaviours.opt.called_employer") in chat.labels
     chat.press("c:done")
-    assert "单位里谁被联系了" in chat.text
+    assert ui("report.work_who.q") in chat.text
     chat.say("1 2")                           # boss and HR, typed as numbers
     chat.say("说我欠钱不还，让公司扣我工资")
-    chat.press_label("没有同意过")
+    chat.press_label(ui("report.consent.opt.not_agreed"))
     chat.say("是")                             # they could reach me
     chat.say("2026-10-08")
     chat.say("11月25日")
@@ -93,19 +93,22 @@ def test_employer_story_in_chinese_with_a_correction(chat: Chat) -> None:
     replies = confirm(chat, "安达消费金融", "说我欠钱不还，让公司扣我工资")
 
     answers, drafts, closing = outcome_parts(replies)
-    assert "很可能违规" in answers[0].text and "紧急" not in answers[0].text
-    steps = next(r for r in replies if r.text.startswith("接下来按这个顺序做"))
+    assert ui("report.severity.likely_violation") in answers[0].text
+    assert ui("report.severity.urgent") not in answers[0].text
+    steps = next(r for r in replies if r.text.startswith(ui("report.out.steps_title")))
     assert "12378" in steps.text or "国家金融监督管理总局" in steps.text
     assert [d.draft_id for d in drafts] == ["stop_contact", "employer_notice", "lender_complaint",
                                             "regulator_complaint"]
     check_drafts(drafts, "安达消费金融", "2026年10月8日", "2026年11月25日", "李明")
-    assert "【你的手机号】" in drafts[0].text                  # skipped: a blank to fill in
+    assert ui("report.blank.phone") in drafts[0].text        # skipped: a blank to fill in
     # each draft comes right after one short line saying who it is for
     for i, r in enumerate(replies):
         if r.kind == "draft":
-            assert replies[i - 1].kind == "text" and replies[i - 1].text.startswith("下一条")
+            how = ui_head(f"report.draft.{r.draft_id}.how")
+            assert replies[i - 1].kind == "text" and replies[i - 1].text.startswith(how)
     notice = next(d for d in drafts if d.draft_id == "employer_notice")
-    assert "领导 / 老板" not in notice.text and notice.text.splitlines()[2] == "您好："   # a greeting, not labels
+    assert ui("report.work_who.opt.boss") not in notice.text            # a greeting, not labels:
+    assert notice.text.splitlines()[2] == "您好："
     assert "k:l" in [b.id for b in closing.buttons]
 
     # /cases lists it; a button shows it again; one draft on its own
@@ -114,7 +117,7 @@ def test_employer_story_in_chinese_with_a_correction(chat: Chat) -> None:
     view = chat.buttons[0]
     assert view.startswith("k:v:")
     chat.press(view)
-    assert "很可能违规" in chat.text
+    assert ui("report.severity.likely_violation") in chat.text
     case_id = view.split(":")[2]
     assert f"k:d:{case_id}:employer_notice" in chat.buttons
     chat.press(f"k:d:{case_id}:employer_notice")
@@ -124,19 +127,19 @@ def test_employer_story_in_chinese_with_a_correction(chat: Chat) -> None:
     # after switching to English, the same case reads in English
     chat.say("/lang en")
     chat.press(view)
-    assert "Likely violation" in chat.text
+    assert ui("report.severity.likely_violation", "en") in chat.text
     # ...but its letters stay in Chinese, as sent, each followed by an English translation
     chat.press(f"k:a:{case_id}")
     assert [r.text for r in chat.last if r.kind == "draft"] == [d.text for d in drafts]
     english = translated(chat.last)
     check_drafts(english, "安达消费金融", "8 October 2026", "25 November 2026", "李明")
-    assert "[Your phone number]" in english[0].text
+    assert ui("report.blank.phone", "en") in english[0].text
     # English letters, on request, for a reader of English
     chat.press(f"k:e:{case_id}")
     drafts_en = [r for r in chat.last if r.kind == "draft"]
     assert [d.draft_id for d in drafts_en] == [d.draft_id for d in drafts]
     check_drafts(drafts_en, "安达消费金融", "8 October 2026", "25 November 2026", "李明")
-    assert "[Your phone number]" in drafts_en[0].text
+    assert ui("report.blank.phone", "en") in drafts_en[0].text
 
 
 def test_emergency_contact_story_in_english(chat_en: Chat) -> None:
@@ -145,11 +148,11 @@ def test_emergency_contact_story_in_english(chat_en: Chat) -> None:
     assert "o:contact" in chat.buttons
     chat.press("o:contact")
     chat.say("EasyLoan Plus")
-    chat.press_label("Lending platform / app (not sure who lent)")
+    chat.press_label(ui("report.lender_kind.opt.platform", "en"))
     chat.say("2 3 7 6")                          # told me; asked me to pay; call bombing; nights
-    assert "worst day" in chat.text and "answer" in chat.text      # connected calls, asked apart
+    assert ui("report.calls_connected.q", "en") in chat.text      # connected calls, asked apart
     chat.say("15")
-    assert "not answered" in chat.text
+    assert ui("report.calls_unanswered.q", "en") in chat.text
     chat.press("c:skip")                          # unanswered calls
     chat.press("c:skip")                          # texts
     chat.say("after 22:30")
@@ -159,25 +162,25 @@ def test_emergency_contact_story_in_english(chat_en: Chat) -> None:
     chat.press("o:call_log")
     chat.press("o:screenshots")
     chat.press("c:done")
-    assert "What do you want to do now" in chat.text
+    assert ui("report.contact_wants.q", "en") in chat.text
     assert "o:negotiate" not in chat.buttons     # not the borrower: nothing to repay
     chat.press("o:stop_contact")
     chat.press("c:done")
-    assert "Your name" in chat.text or "name for the letters" in chat.text
+    assert ui("report.your_name.q", "en") in chat.text
     chat.press("c:skip")
     chat.say("13900002222")
-    replies = confirm(chat, "EasyLoan Plus", "someone's emergency contact")
+    replies = confirm(chat, "EasyLoan Plus", ui("report.role.opt.contact", "en"))
 
     answers, drafts, _ = outcome_parts(replies)
     text = "\n".join(a.text for a in answers)
-    assert "You do not owe this money" in text
-    assert "You are not the borrower" in text
+    assert ui("report.note.owes_nothing_contact", "en") in text
+    assert ui("report.finding.third_party_contacted.text", "en") in text
     assert [d.draft_id for d in drafts] == ["stop_contact", "lender_complaint", "regulator_complaint"]
     # letters in Chinese for the lender and the regulator, each with its English translation
-    check_drafts(drafts, "EasyLoan Plus", "2026年11月15日", "2026年11月28日", "【你的姓名】")
+    check_drafts(drafts, "EasyLoan Plus", "2026年11月15日", "2026年11月28日", ui("report.blank.name"))
     assert "不是借款人" in drafts[0].text and "13512345678" in drafts[1].text
     english = translated(replies)
-    check_drafts(english, "EasyLoan Plus", "15 November 2026", "28 November 2026", "[Your name]")
+    check_drafts(english, "EasyLoan Plus", "15 November 2026", "28 November 2026", ui("report.blank.name", "en"))
     assert "not the borrower" in english[0].text
     assert "13512345678" in english[1].text
 
@@ -188,7 +191,7 @@ def test_threats_and_fake_papers_in_chinese(chat: Chat) -> None:
     chat.say("快快贷")
     chat.press("o:unlicensed_unknown")
     chat.say("8 9 11")                             # threats, insults, fake court papers
-    assert "威胁时说了什么" in chat.text
+    assert ui("report.threat_words.q") in chat.text
     chat.say("三天不还就去你家")
     chat.say("11月10日")
     chat.say("昨天")
@@ -204,11 +207,11 @@ def test_threats_and_fake_papers_in_chinese(chat: Chat) -> None:
 
     answers, drafts, _ = outcome_parts(replies)
     assert answers[0].text.splitlines()[2].startswith("⚠️")     # danger first
-    assert "🔴 紧急" in answers[0].text
-    steps = next(r for r in replies if r.text.startswith("接下来按这个顺序做"))
-    assert steps.text.splitlines()[1].startswith("1. 先报警")
+    assert "🔴 " + ui("report.severity.urgent") in answers[0].text
+    steps = next(r for r in replies if r.text.startswith(ui("report.out.steps_title")))
+    assert steps.text.splitlines()[1].startswith("1. " + ui_head("report.route.police_now"))
     assert drafts[0].draft_id == "police_statement"
-    check_drafts(drafts, "快快贷", "2026年11月10日", "2026年11月28日", "【你的姓名】")
+    check_drafts(drafts, "快快贷", "2026年11月10日", "2026年11月28日", ui("report.blank.name"))
     assert "三天不还就去你家" in drafts[0].text
 
 
@@ -240,7 +243,8 @@ def test_microloan_impersonation_in_english(chat_en: Chat) -> None:
 
     answers, drafts, _ = outcome_parts(replies)
     text = "\n".join(a.text for a in answers)
-    assert "Urgent" in text and "personal account" in text and "kept back" in text
+    assert ui("report.severity.urgent", "en") in text and shown("report.note.personal_account", text, "en")
+    assert shown("report.finding.upfront_deduction.text", text, "en")
     ids = [d.draft_id for d in drafts]
     assert ids[0] == "police_statement"
     assert {"contacts_message", "repayment_plan"} <= set(ids) and "employer_notice" not in ids
@@ -263,7 +267,7 @@ def test_resume_mid_report_after_a_restart(chat: Chat, restart: Callable[[Chat],
 
     chat = restart(chat)                           # the process died; a new engine, same file
     chat.press("c:done")
-    assert "有没有同意过" in chat.text
+    assert ui("report.consent.q") in chat.text
     chat.press("o:not_sure")
     chat.say("否")
     chat.say("2026-11-01")
@@ -278,7 +282,8 @@ def test_resume_mid_report_after_a_restart(chat: Chat, restart: Callable[[Chat],
     chat.press("o:messages_only")
     chat.press("c:skip")
     chat.press("c:skip")
-    replies = confirm(chat, "花花分期", "爆通讯录", "联系家人")
+    replies = confirm(chat, "花花分期", ui("report.behaviours.opt.called_contacts"),
+                      ui("report.behaviours.opt.contacted_family"))
     _, drafts, _ = outcome_parts(replies)
     check_drafts(drafts, "花花分期", "2026年11月1日", "2026年11月29日")
     assert "contacts_message" in [d.draft_id for d in drafts]
@@ -288,4 +293,4 @@ def test_cases_when_there_are_none_and_a_stale_button(chat: Chat) -> None:
     chat.say("/cases")
     assert "/report" in chat.text
     chat.press("k:v:999")
-    assert "找不到" in chat.text
+    assert ui("cases.not_found") in chat.text

@@ -26,6 +26,7 @@ from bot.contentfiles import read_yaml, validate
 from bot.knowledge.loader import Knowledge, flatten, make_env
 from bot.knowledge.models import CrisisFile, Facts
 from bot.locale import load_locales
+from tests.conftest import ui
 
 ROOT = Path(__file__).resolve().parent.parent / "content"
 TODAY = dt.date(2026, 11, 29)
@@ -129,7 +130,7 @@ def test_employer_told_about_the_debt(lang: str) -> None:
     notice = o.drafts["employer_notice"]
     assert "说我欠钱不还，让公司扣我工资" not in notice            # no quotes of the collector
     assert "说我欠钱不还，让公司扣我工资" in o.drafts["lender_complaint"]
-    assert ("领导 / 老板" if lang == "zh" else "Boss / manager") not in notice   # no button labels
+    assert ui("report.work_who.opt.boss", lang) not in notice   # no button labels
     assert "李明" in notice and "13800001111" in o.drafts["stop_contact"]
     k = report_knowledge()
     assert k.text(lang, "report.contact_by.letter.calls_workhours") in o.drafts["stop_contact"]
@@ -174,7 +175,7 @@ def test_contacts_blasted(lang: str) -> None:
     assert ("5,000元" if lang == "zh" else "5,000 yuan") in plan
     assert ("3,500元" if lang == "zh" else "3,500 yuan") in plan
     assert fmt_date(dt.date(2026, 9, 15), lang) in plan
-    assert ("【你的姓名】" if lang == "zh" else "[Your name]") in plan   # name was skipped
+    assert ui("report.blank.name", lang) in plan   # name was skipped
     assert "16500001234 95xxx" in o.drafts["regulator_complaint"]
     assert ("第15条" if lang == "zh" else "Art. 15") in o.drafts["stop_contact"]  # consent withdrawn
 
@@ -245,7 +246,7 @@ def test_threats_and_fake_court_papers(lang: str) -> None:
     statement = o.drafts["police_statement"]
     assert "三天不还就去你家，让你全家好看" in statement and "17100009999" in statement
     assert "王芳" in statement
-    assert ("【身份证号】" if lang == "zh" else "[Your ID card number]") in statement
+    assert ui("report.blank.id_number", lang) in statement
     police_law = report_knowledge().facts.instruments["police_law"].name.get(lang)
     assert police_law in statement                             # the main basis
     assert ("第50条第1款" if lang == "zh" else "Art. 50(1)") in statement

@@ -11,6 +11,7 @@ import pytest
 from bot.contentfiles import ContentError, read_yaml, validate
 from bot.flow.models import Dialog
 from bot.flow.runner import MAX_INVALID, REVIEW, Runner, State
+from tests.conftest import shown, ui
 
 TODAY = dt.date(2026, 11, 29)
 KEYS = {
@@ -25,8 +26,8 @@ KEYS = {
 @pytest.fixture
 def runner(loaded) -> Runner:
     dialog = validate(Dialog, read_yaml(Path(__file__).parent / "fixtures" / "kinds.yaml"))
-    ui = {lang: {**strings, **KEYS} for lang, strings in loaded.knowledge.ui.items()}
-    knowledge = dataclasses.replace(loaded.knowledge, ui=ui)
+    texts = {lang: {**strings, **KEYS} for lang, strings in loaded.knowledge.ui.items()}
+    knowledge = dataclasses.replace(loaded.knowledge, ui=texts)
     return Runner({"kinds": dialog}, knowledge)
 
 
@@ -97,7 +98,7 @@ def test_multi_buttons_toggle_then_done(runner):
 def test_multi_done_with_nothing_selected_is_refused(runner):
     state, _ = walk(runner, "A", "o:red")
     turn = runner.on_button(state, "en", "c:done")
-    assert turn.state.step == "shades" and "at least one" in turn.replies[0].text
+    assert turn.state.step == "shades" and ui("flow.bad.multi_empty", "en") in turn.replies[0].text
 
 
 def test_back_returns_to_previous_answer(runner):
@@ -109,13 +110,13 @@ def test_back_returns_to_previous_answer(runner):
     turn = runner.on_control(turn.state, "en", "back")
     assert turn.state.step == "name"
     turn = runner.on_control(turn.state, "en", "back")
-    assert turn.state.step == "name" and "already the first" in turn.replies[0].text
+    assert turn.state.step == "name" and ui("flow.at_first", "en") in turn.replies[0].text
 
 
 def test_skip_only_where_optional(runner):
     state, _ = walk(runner, "A")
     turn = runner.on_control(state, "en", "skip")
-    assert turn.state.step == "colour" and "can't be skipped" in turn.replies[0].text
+    assert turn.state.step == "colour" and ui("flow.cannot_skip", "en") in turn.replies[0].text
     state, _ = walk(runner, "A", "o:blue", "no")
     turn = runner.on_control(state, "en", "skip")
     assert turn.state.step == "when" and turn.state.slots["count"] is None
@@ -129,22 +130,22 @@ def test_correction_does_not_ask_a_skipped_question_again(runner):
     assert turn.state.step == REVIEW  # not back to the skipped "How many?"
 
 
-@pytest.mark.parametrize(("step_inputs", "bad", "message"), [
-    ((), "x" * 21, "too long (21 characters)"),
-    (("A",), "purple", "type a number from 1 to 2"),
-    (("A", "o:blue"), "maybe", "yes or no"),
-    (("A", "o:blue", "y"), "lots", "Roughly how many"),
-    (("A", "o:blue", "y"), "2.5", "whole number"),
-    (("A", "o:blue", "y"), "101", "can't be more than 100"),
-    (("A", "o:blue", "y", "1"), "2026-02-30", "doesn't exist in the calendar"),
-    (("A", "o:blue", "y", "1"), "2027-01-01", "hasn't happened yet"),
-    (("A", "o:blue", "y", "1"), "blah", "couldn't read that date"),
+@pytest.mark.parametrize(("step_inputs", "bad", "key", "values"), [
+    ((), "x" * 21, "flow.bad.too_long", {"length": 21}),
+    (("A",), "purple", "flow.bad.choice", {"n": 2}),
+    (("A", "o:blue"), "maybe", "flow.bad.yesno", {}),
+    (("A", "o:blue", "y"), "lots", "flow.bad.vague_count", {}),
+    (("A", "o:blue", "y"), "2.5", "flow.bad.integer", {}),
+    (("A", "o:blue", "y"), "101", "flow.bad.too_big", {"max": 100}),
+    (("A", "o:blue", "y", "1"), "2026-02-30", "flow.bad.no_such_date", {}),
+    (("A", "o:blue", "y", "1"), "2027-01-01", "flow.bad.future_date", {}),
+    (("A", "o:blue", "y", "1"), "blah", "flow.bad.date", {}),
 ])
-def test_invalid_answers_are_explained_and_the_step_stays(runner, step_inputs, bad, message):
+def test_invalid_answers_are_explained_and_the_step_stays(runner, step_inputs, bad, key, values):
     state, _ = walk(runner, *step_inputs)
     turn = runner.on_text(state, "en", bad, TODAY)
     assert turn.state.step == state.step and turn.state.slots == state.slots
-    assert message in turn.replies[0].text
+    assert shown(key, turn.replies[0].text, "en", **values)
 
 
 def test_three_invalid_answers_offer_skip_or_cancel(runner):
@@ -152,7 +153,7 @@ def test_three_invalid_answers_offer_skip_or_cancel(runner):
     for i in range(MAX_INVALID):
         turn = runner.on_text(state, "en", "lots", TODAY)
         state = turn.state
-        helped = any("hard to answer" in r.text for r in turn.replies)
+        helped = any(ui("flow.stuck", "en") in r.text for r in turn.replies)
         assert helped == (i == MAX_INVALID - 1)
     ids = [b.id for r in turn.replies for b in r.buttons]
     assert "c:skip" in ids and "c:cancel" in ids
@@ -161,7 +162,7 @@ def test_three_invalid_answers_offer_skip_or_cancel(runner):
 def test_stale_button_is_refused(runner):
     state, _ = walk(runner, "A")
     turn = runner.on_button(state, "en", "o:dark")   # an option of another step
-    assert turn.state == state and "isn't an option" in turn.replies[0].text
+    assert turn.state == state and ui("flow.stale", "en") in turn.replies[0].text
     turn = runner.on_button(state, "en", "e:name")   # an edit button outside review
     assert turn.state == state
 
@@ -215,4 +216,4 @@ def test_an_unreadable_call_count_is_answered_with_a_count_example(chat) -> None
     chat.press("c:done")
     assert chat.engine.store.session(chat.engine.store.find_user("test", chat.user)["id"])["step"] == "calls_per_day"
     chat.say("很多很多")
-    assert "例如 30" in chat.text and "5000" not in chat.text and "万" not in chat.text
+    assert ui("flow.bad.vague_count") in chat.text and "5000" not in chat.text and "万" not in chat.text

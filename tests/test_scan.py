@@ -37,6 +37,7 @@ from bot.knowledge.scan import (
     read_labelled,
     strip,
 )
+from tests.conftest import ui
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "spec" / "message-findings.yaml"
@@ -87,10 +88,10 @@ def test_bot_check_names_bad_patterns_instruments_labels_and_texts(tmp_path: Pat
     corpus = (content / "scan_corpus.yaml").read_text(encoding="utf-8")
     (content / "scan_corpus.yaml").write_text(corpus.replace("  - {f: [], t:", "  - {f: [blackmail], t:", 1),
                                               encoding="utf-8")
-    ui = (content / "en" / "ui" / "scan.yaml").read_text(encoding="utf-8")
-    ui = ui.replace("call {fraud} ({fraud_line})", "call {fraud_hotline}")
-    ui = re.sub(r"\n      do: \"Check whether there really is a case.*", "", ui)
-    (content / "en" / "ui" / "scan.yaml").write_text(ui, encoding="utf-8")
+    en_ui = (content / "en" / "ui" / "scan.yaml").read_text(encoding="utf-8")
+    en_ui = en_ui.replace("call {fraud} ({fraud_line})", "call {fraud_hotline}")
+    en_ui = re.sub(r"\n      do: \"Check whether there really is a case.*", "", en_ui)
+    (content / "en" / "ui" / "scan.yaml").write_text(en_ui, encoding="utf-8")
     try:
         problems = check(load_knowledge(content))
     except ContentError as exc:  # the UI strings of en and zh differ: the loader says so first
@@ -242,14 +243,14 @@ def test_the_answer_names_each_rule_with_whom_it_binds_and_what_to_do(scanner: S
                                                                       loaded: Loaded) -> None:
     facts = loaded.knowledge.facts
     zh = texts.render(scanner.explain("你的传票已下发，点击 http://fy-ws.top/a 查看，撤案费转到我个人支付宝"), "zh")
-    assert "伪造法律文书" in zh and "要求转到个人账户" in zh
+    assert ui("scan.finding.fake_documents.name") in zh and ui("scan.finding.personal_account.name") in zh
     assert facts.hotlines["court"].number in zh and facts.hotlines["fraud"].number in zh
     criminal_law = facts.instruments["criminal_law"].name.get("zh")
     assert f"{criminal_law}第280条（适用于：所有人）" in zh  # the instrument, its article and whom it binds
     en = texts.render(scanner.explain("We will call your boss and your parents today."), "en")
-    assert "People who owe nothing" in en
+    assert ui("scan.finding.third_parties.name", "en") in en
     assert facts.instruments["gbt45251"].binds.get("en") in en
-    assert "What to do now:" in en and "/report" in en
+    assert ui("scan.do_title", "en") in en and "/report" in en
 
 
 def test_a_lawful_message_gets_an_honest_answer(scanner: Scanner, texts: ScanTexts) -> None:
@@ -284,9 +285,9 @@ def test_cli_reads_all_of_stdin_as_one_message(tmp_path: Path) -> None:
 
 def test_cli_lawful_message_and_languages(tmp_path: Path) -> None:
     out = run_scan([LAWFUL[0]], tmp_path)
-    assert out.returncode == 0 and out.stdout.startswith("这条消息本身没有违规")
+    assert out.returncode == 0 and out.stdout.startswith(ui("scan.lawful"))
     out = run_scan(["--lang", "en", LAWFUL[0]], tmp_path)
-    assert "This message itself is within the rules" in out.stdout
+    assert ui("scan.lawful", "en") in out.stdout
     assert json.loads(run_scan(["--json", "--lang", "en", "你个老赖"], tmp_path).stdout) == {
         "findings": ["insults"], "lang": "en"}
     assert json.loads(run_scan(["--json", "12345"], tmp_path).stdout)["lang"] == "zh"  # no letters: the default
@@ -298,7 +299,8 @@ def test_cli_lawful_message_and_languages(tmp_path: Path) -> None:
 def test_cli_readable_answer(tmp_path: Path) -> None:
     out = run_scan(["出门小心点，不还钱就爆你通讯录"], tmp_path)
     assert out.returncode == 0
-    assert "1. 威胁" in out.stdout and "找与欠款无关的人" in out.stdout and "现在可以做的" in out.stdout
+    assert f"1. {ui('scan.finding.threats.name')}" in out.stdout
+    assert ui("scan.finding.third_parties.name") in out.stdout and ui("scan.do_title") in out.stdout
 
 
 def test_cli_jsonl_answers_every_line_once_even_bad_ones(tmp_path: Path) -> None:

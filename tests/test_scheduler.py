@@ -31,6 +31,7 @@ from bot.scheduler import (
 )
 from storage.reminders import from_iso, iso
 from tests import conftest
+from tests.conftest import ui
 
 SH = ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2026, 11, 29, 10, 0, tzinfo=SH)
@@ -322,8 +323,9 @@ def test_terminal_chat_prints_due_reminders_at_start_and_between_messages(engine
     _chat(engine, ["/remind 30m stretch", "/remind 2h drink water"])
     clock.advance(minutes=45)
     printed = _chat(engine, ["/reminders"])
-    assert printed.index("Reminder: stretch") < printed.index("Your reminders:")
-    assert "drink water" in printed.split("Your reminders:")[1]
+    title = ui("remind.list_title", "en")
+    assert printed.index(ui("remind.arrived", "en", text="stretch")) < printed.index(title)
+    assert "drink water" in printed.split(title)[1]
 
     class Later:
         """The scheduler's clock moves on while the user types the second line (ticks: at

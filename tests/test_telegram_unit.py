@@ -577,12 +577,22 @@ async def test_about_one_message_a_second_per_chat(engine, settings, fake):
 
 
 async def test_photo_voice_and_file_get_a_helpful_reply(tg, fake):
+    """This fake Bot API has no files (getFile answers 400): each is said to be not kept, by
+    kind (tests/test_media.py downloads and keeps them through a fake server that has them).
+    A sticker is no evidence: the general notice."""
     k = tg.engine.k
+    fake.fail("getFile", 400, description="Bad Request: file not found")
+    fake.fail("getFile", 400, description="Bad Request: file not found")
+    fake.fail("getFile", 400, description="Bad Request: file not found")
     await tg.feed(message_update(7, None, photo=[{"file_id": "p", "file_unique_id": "p", "width": 9, "height": 9}]))
     await tg.feed(message_update(7, None, voice={"file_id": "v", "file_unique_id": "v", "duration": 2}))
     await tg.feed(message_update(7, None, document={"file_id": "d", "file_unique_id": "d", "file_name": "a.pdf"}))
-    notice = k.text("en", "input.attachment")
-    assert fake.texts(7).count(to_html(notice)) == 3
+    await tg.feed(message_update(7, None, sticker={"file_id": "s", "file_unique_id": "s", "width": 9, "height": 9,
+                                                   "is_animated": False, "is_video": False, "type": "regular"}))
+    expected = [to_html(k.text("en", "media.failed", kind=k.text("en", f"media.kind.{kind}")))
+                for kind in ("photo", "voice", "file")] + [to_html(k.text("en", "input.attachment"))]
+    assert fake.texts(7) == expected
+    assert tg.engine.store.files.count(tg.engine.store.user("telegram", "7")["id"]) == 0
 
 
 async def test_edits_groups_and_strangers_are_handled_politely(tg, fake):

@@ -1,3 +1,3 @@
 """Imports every feature module so its actions, commands and buttons register."""
 
-from bot.actions import apr, complaints, onboard, remind, report  # noqa: F401
+from bot.actions import apr, bundle, complaints, evidence, media, onboard, remind, report, witness  # noqa: F401

@@ -39,3 +39,36 @@ class ReminderButton(CallbackData, prefix="rem", answers=True):
     what: str
     id: int | None = None
     option: str | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceButton(CallbackData, prefix="ev"):
+    """The evidence log (bot/actions/evidence.py): ev:log[:<case>] (log a contact),
+    ev:lc:<case> (log for this lender; no case: another lender), ev:again:<case>[:<answered|missed>]
+    (they called again, just now), ev:tl:<case> (timeline), ev:all:<case> (every entry),
+    ev:f:<case> (what the log shows), ev:add:<event>[:<case>] (add a checked message to the log),
+    ev:stop:<case> (the stop-contact request was sent today), ev:check (check a message)."""
+
+    what: str
+    id: int | None = None
+    arg: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleButton(CallbackData, prefix="bdl"):
+    """The evidence bundle (bot/actions/bundle.py): bdl:c:<case> (which addressee?),
+    bdl:to:<case>:<police|nfra|local_bureau|court|general> (make it)."""
+
+    what: str
+    case: int | None = None
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class WitnessButton(CallbackData, prefix="wit"):
+    """Witness codes (bot/actions/witness.py): wit:l (the list), wit:c:<case> (for whom?),
+    wit:new:<case>:<employer|contact|family> (a new code), wit:x:<id> (revoke it)."""
+
+    what: str
+    id: int | None = None
+    who: str | None = None

@@ -48,6 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.actions import followup
 from bot.actions.buttons import ComplaintButton, ReminderButton
 from bot.actions.drafts import (
     ADDRESSEE_LANG,
@@ -58,6 +59,7 @@ from bot.actions.drafts import (
     render_draft,
     translation_reply,
 )
+from bot.actions.evidence import contacts_after_stop
 from bot.actions.registry import ActionContext, Reads, action, button, command
 from bot.actions.routing import binds_institution_deadline, regulator_for
 from bot.actions.when import add_calendar, local
@@ -293,8 +295,8 @@ def _schedule_check(ctx: ActionContext, c: Mapping[str, Any], d: Deadline) -> li
         return [Reply(text="\n".join(lines)), check_reply(k, lang, c)]
     user = ctx.store.user_by_id(ctx.user_id)
     assert user is not None
-    rs.add(ctx.user_id, user["channel"], "complaint", at, complaint_id=c["id"], now=ctx.now)
-    lines.append(ctx.t("complaints.will_check", when=fmt_when(at, lang, k)))
+    rid = rs.add(ctx.user_id, user["channel"], "complaint", at, complaint_id=c["id"], now=ctx.now)
+    lines.append(followup.with_note(ctx.t("complaints.will_check", when=fmt_when(at, lang, k)), ctx, rid, at))
     return [Reply(text="\n".join(lines), buttons=(
         ComplaintButton("l").button(ctx.t("complaints.button.list")),
         ReminderButton("l").button(ctx.t("complaints.button.reminders"))))]
@@ -427,9 +429,10 @@ def answer(ctx: ActionContext, c: Mapping[str, Any], what: str) -> list[Reply]:
         rs.cancel_for_complaint(c["id"])
         user = ctx.store.user_by_id(ctx.user_id)
         assert user is not None
-        rs.add(ctx.user_id, user["channel"], "complaint", at, complaint_id=c["id"], now=ctx.now)
+        rid = rs.add(ctx.user_id, user["channel"], "complaint", at, complaint_id=c["id"], now=ctx.now)
         rs.update_complaint(c["id"], ctx.now, history=history)
-        return [Reply(text=ctx.t("complaints.snoozed", when=fmt_when(at, lang, k)), kind="notice")]
+        return [Reply(text=followup.with_note(ctx.t("complaints.snoozed", when=fmt_when(at, lang, k)), ctx, rid, at),
+                      kind="notice")]
     rs.cancel_for_complaint(c["id"])
     if what in ("solved", "stopped"):
         rs.update_complaint(c["id"], ctx.now, status="solved", history=history)
@@ -457,10 +460,11 @@ def _followed_up(ctx: ActionContext, c: Mapping[str, Any]) -> list[Reply]:
     rs.cancel_for_complaint(c["id"])
     user = ctx.store.user_by_id(ctx.user_id)
     assert user is not None
-    rs.add(ctx.user_id, user["channel"], "complaint", at, complaint_id=c["id"], now=ctx.now)
+    rid = rs.add(ctx.user_id, user["channel"], "complaint", at, complaint_id=c["id"], now=ctx.now)
     history = [*c["history"], {"on": ctx.now.date().isoformat(), "answer": "followed_up"}]
     rs.update_complaint(c["id"], ctx.now, status="open", history=history)
-    return [Reply(text=ctx.t("complaints.followed_up", when=fmt_when(at, ctx.lang, k)), kind="notice",
+    done = followup.with_note(ctx.t("complaints.followed_up", when=fmt_when(at, ctx.lang, k)), ctx, rid, at)
+    return [Reply(text=done, kind="notice",
                   buttons=(ComplaintButton("l").button(ctx.t("complaints.button.list")),))]
 
 
@@ -529,8 +533,9 @@ def draft_context(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Esc
         "parent": None,
         "name": blank["name"], "phone": blank["phone"], "is_contact": False,
         "acts": [], "period": "", "rules": [], "evidence": [],
-        # Contacts since a stop request: a blank to fill in until the evidence log can count them.
+        # Contacts since a stop request: a blank to fill in, unless the evidence log counts them.
         "calls_since": blank["count"],
+        "calls_exact": False,
     }
     if parent:
         out["parent"] = {"body": body_name(k, lang, parent, letter=True), "filed": _date(parent["filed_on"], lang),
@@ -539,6 +544,12 @@ def draft_context(ctx: ActionContext, c: Mapping[str, Any], what: str, step: Esc
     case = ctx.store.case(ctx.user_id, c["case_id"]) if c.get("case_id") else None
     if case:
         out.update(_case_facts(case, k, lang, ctx.now.date()))
+    # The evidence log counts the contacts after the stop request (issue 16, item 6).
+    answers: Mapping[str, Any] = case["data"].get("answers", {}) if case else {}
+    lender = c.get("lender") or answers.get("lender_name") or ""
+    since = contacts_after_stop(ctx, str(lender), _filed(c)) if c["body"] == "stop_request" else None
+    if since is not None:
+        out["calls_since"], out["calls_exact"] = since, True
     return out
 
 

@@ -16,6 +16,11 @@ Templates are rendered with the knowledge base's strict Jinja2 environment (a mi
 variable fails loudly) and the facts of that language (hotlines, instruments, deadlines),
 so a letter never carries a number or an instrument name typed by hand.
 
+Once the lender's evidence log has contacts (bot/actions/evidence.py), the complaint to the
+lender, the regulator complaint, the stop-contact request and the police statement cite what
+it counts, with its dates (`log_context`, worded by `letter_log.*` UI strings), instead of the
+user's estimates of calls a day (issue 16, item 6).
+
 Only the drafts that apply are produced: the police statement only for threats, visits,
 impersonation, forged documents or public shaming; the repayment-plan request only when the
 borrower chose to negotiate; the notes to the employer and to contacts only when those were
@@ -55,6 +60,7 @@ from bot.actions.assess import (
 )
 from bot.actions.routing import Route, binds_institution_deadline, needs_police_statement, route
 from bot.core.models import Reply
+from bot.evidence.summary import LogSummary
 from bot.locale import fmt_date  # also for complaints.py
 
 if TYPE_CHECKING:
@@ -94,9 +100,10 @@ def applicable(inc: Incident) -> list[str]:
 
 
 def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge, lang: str,
-                  today: dt.date) -> dict[str, Any]:
+                  today: dt.date, log: LogSummary | None = None) -> dict[str, Any]:
     """Everything a draft template may use besides the facts. No value is ever None, so a
-    skipped answer can never print as "None"."""
+    skipped answer can never print as "None". With `log` (the case's evidence log has
+    contacts), `log.text` is what the log counts, cited instead of the user's estimates."""
 
     def t(key: str, **values: object) -> str:
         return k.text(lang, key, **values)
@@ -182,7 +189,40 @@ def draft_context(inc: Incident, assessment: Assessment, rt: Route, k: Knowledge
         "institution_bound": binds_institution_deadline(inc.kind),
         "platform": inc.kind == "platform",
         "unlicensed": inc.kind == "unlicensed_unknown",
+        "log": log_context(log, k, lang) if log is not None else {},
+        # a witness code (bot/actions/witness.py), given only by /witness through `extra`
+        "witness_url": "", "witness_code": "", "witness_home": "",
     }
+
+
+def log_context(log: LogSummary, k: Knowledge, lang: str) -> dict[str, Any]:
+    """The evidence log's counts and dates for a letter in `lang` (issue 16, item 6): `text`
+    one paragraph ("根据我逐次记录的催收记录，2026年11月20日至28日，共47次……"), and the parts."""
+    def t(key: str, **values: object) -> str:
+        return k.text(lang, f"letter_log.{key}", **values)
+
+    first, last = fmt_date(log.first, lang), fmt_date(log.last, lang)
+    period = (k.text(lang, "report.out.on_day", date=first) if log.first == log.last
+              else k.text(lang, "report.out.period", start=first, end=last))
+    others = log.third_party - log.employer
+    parts = [t("calls", n=log.calls) if log.calls else "",
+             t("messages", n=log.messages) if log.messages else "",
+             t("visits", n=log.visits) if log.visits else "",
+             t("night", n=log.night) if log.night else "",
+             t("employer", n=log.employer) if log.employer else "",
+             t("others", n=others) if others > 0 else ""]
+    sentences = [t("intro", period=period, contacts=log.contacts)
+                 + "".join(t("part", part=p) for p in parts if p) + t("end")]
+    if log.busiest_connected and log.busiest_connected[1] > 3:
+        sentences.append(t("connected", date=fmt_date(log.busiest_connected[0], lang), n=log.busiest_connected[1]))
+    if log.busiest_missed and log.busiest_missed[1] > 6:
+        sentences.append(t("missed", date=fmt_date(log.busiest_missed[0], lang), n=log.busiest_missed[1]))
+    stop = fmt_date(log.stop_day, lang) if log.stop_day else ""
+    if log.stop_day and log.after_stop:
+        sentences.append(t("after_stop", date=stop, n=log.after_stop))
+    return {"text": t("sep").join(sentences),
+            "period": period, "contacts": log.contacts, "night": log.night, "employer": log.employer,
+            "third_party": log.third_party, "stop_day": stop, "after_stop": log.after_stop}
 
 
 @lru_cache(maxsize=64)
@@ -218,12 +258,14 @@ def render_draft(draft_id: str, context: Mapping[str, Any], k: Knowledge, lang: 
 
 def render_drafts(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date,
                   assessment: Assessment | None = None, rt: Route | None = None,
-                  only: list[str] | None = None) -> dict[str, str]:
-    """The drafts that apply (or `only` these), in the order the steps send them."""
+                  only: list[str] | None = None, log: LogSummary | None = None,
+                  extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The drafts that apply (or `only` these), in the order the steps send them. `extra`:
+    more values for the templates (a witness code's link)."""
     inc = Incident.from_slots(slots)
     assessment = assessment or assess(slots)
     rt = rt or route(slots, assessment)
-    context = draft_context(inc, assessment, rt, k, lang, today)
+    context = {**draft_context(inc, assessment, rt, k, lang, today, log), **(extra or {})}
     wanted = only if only is not None else applicable(inc)
     ordered = [d for d in rt.drafts() if d in wanted] + [d for d in wanted if d not in rt.drafts()]
     return {d: render_draft(d, context, k, lang) for d in ordered}

@@ -14,16 +14,54 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.callbacks import CallbackData
-from bot.core.models import Reply
+from bot.core.models import Media, Reply
 
 if TYPE_CHECKING:
     from bot.flow.models import Dialog
     from bot.knowledge.loader import Knowledge
-    from storage.store import Store
+    from storage.events import EventStore
+    from storage.files import FileStore
+    from storage.links import LinkStore
+    from storage.reminders import ReminderStore
+    from storage.rows import CaseRow, UserRow
+    from storage.witness import WitnessStore
+
+
+class ActionStore(Protocol):
+    """The part of storage.Store that features may use: their own user's settings, cases and
+    reminders. Typed as this Protocol so an action cannot reach the inbox, the sessions or
+    another table without it showing up here (mypy checks every use); the engine passes the
+    real Store, whose calls join the message's transaction."""
+
+    @property
+    def reminders(self) -> ReminderStore: ...
+
+    @property
+    def links(self) -> LinkStore: ...
+
+    @property
+    def events(self) -> EventStore: ...
+
+    @property
+    def witness(self) -> WitnessStore: ...
+
+    @property
+    def files(self) -> FileStore: ...
+
+    def user_by_id(self, user_id: int) -> UserRow | None: ...
+
+    def save_case(self, user_id: int, kind: str, lang: str, data: dict) -> int: ...
+
+    def cases(self, user_id: int, kind: str | None = None, limit: int | None = None) -> list[CaseRow]: ...
+
+    def count_cases(self, user_id: int, kind: str | None = None) -> int: ...
+
+    def case(self, user_id: int, case_id: int) -> CaseRow | None: ...
 
 
 class DialogStarter(Protocol):
@@ -39,7 +77,7 @@ class ActionContext:
     lang: str
     slots: dict[str, Any]
     knowledge: Knowledge
-    store: Store
+    store: ActionStore
     user_id: int
     now: dt.datetime                 # aware, in the user's time zone
     tz: ZoneInfo
@@ -50,6 +88,16 @@ class ActionContext:
     #: start a dialog (at `step`, with answers already known); the session is saved in the
     #: message's transaction, like every dialog step
     start_dialog: DialogStarter | None = None
+    #: where trained models are kept (BOT_CACHE_DIR): the message scanner's, for the chat
+    cache_dir: Path | None = None
+    #: bytes of evidence files one user may keep (BOT_MEDIA_MAX_USER_MB)
+    media_quota: int = 200 << 20
+    #: where evidence files live (beside the database); a media path elsewhere is refused
+    files_dir: Path | None = None
+    #: this server as users reach it (BOT_PUBLIC_URL; None: no links) and how many days a link
+    #: to one of its pages works (BOT_LINK_DAYS): the evidence bundle, witness codes
+    public_url: str | None = None
+    link_days: float = 7.0
 
     def t(self, key: str, **values: object) -> str:
         return self.knowledge.text(self.lang, key, **values)
@@ -145,7 +193,34 @@ def button(kind: type[CallbackData]) -> Callable[[Action], Action]:
     return register
 
 
+#: Called, in order, with a free-text message that is no command, no button, no answer to a
+#: dialog's question and no greeting (the text in `ctx.args`), before the dialog triggers and
+#: the question matcher; the first that returns replies answers it, [] passes it on. The
+#: crisis check has already run. Register with @free_text.
+FREE_TEXT: list[Action] = []
+
+
+def free_text(fn: Action) -> Action:
+    if fn not in FREE_TEXT:
+        FREE_TEXT.append(fn)
+    return fn
+
+
 def before_reply(fn: Action) -> Action:
     if fn not in BEFORE_REPLY:
         BEFORE_REPLY.append(fn)
+    return fn
+
+
+#: Keeps a photo, voice note or file the user sent (bot/actions/media.py registers it with
+#: @on_media): one handler, called with the downloaded file before anything else but the
+#: crisis check of its caption.
+MediaAction = Callable[[ActionContext, Media], list[Reply]]
+MEDIA: list[MediaAction] = []
+
+
+def on_media(fn: MediaAction) -> MediaAction:
+    if MEDIA:
+        raise ValueError("one media handler only")
+    MEDIA.append(fn)
     return fn

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot.actions import complaints
+from bot.actions import complaints, followup
 from bot.actions.buttons import ReminderButton
 from bot.actions.registry import ActionContext, before_reply, button, command
 from bot.actions.when import WhenError, add_calendar, parse_when
@@ -59,7 +59,8 @@ def remind(ctx: ActionContext) -> list[Reply]:
     user = ctx.store.user_by_id(ctx.user_id)
     assert user is not None
     rid = rs.add(ctx.user_id, user["channel"], "personal", when.at, text=text, now=ctx.now)
-    return [Reply(text=ctx.t("remind.set", when=_when(ctx, when.at), text=text), buttons=(
+    done = followup.with_note(ctx.t("remind.set", when=_when(ctx, when.at), text=text), ctx, rid, when.at)
+    return [Reply(text=done, buttons=(
         ReminderButton("x", rid).button(ctx.t("remind.button.cancel")),
         ReminderButton("l").button(ctx.t("remind.button.list"))))]
 

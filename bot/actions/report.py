@@ -44,12 +44,14 @@ from bot.actions.assess import (
 from bot.actions.buttons import CaseButton
 from bot.actions.complaints import track_button
 from bot.actions.drafts import ADDRESSEE_LANG, blanks, how_line, reads_letters, render_drafts, translation_reply
+from bot.actions.evidence import log_buttons_for_case, log_summary
 from bot.actions.registry import ActionContext, Reads, action, button, command
 from bot.actions.routing import Route, render_route, route
 from bot.core import callbacks as cb
 from bot.core.models import Button, Reply
 
 if TYPE_CHECKING:
+    from bot.evidence.summary import LogSummary
     from bot.knowledge.loader import Knowledge
 
 CASE_KIND = "report"
@@ -85,14 +87,16 @@ class Outcome:
 
 
 def compose(slots: Mapping[str, Any], k: Knowledge, lang: str, today: dt.date,
-            letters: str = ADDRESSEE_LANG) -> Outcome:
+            letters: str = ADDRESSEE_LANG, log: LogSummary | None = None) -> Outcome:
     """Everything the report produces, from the answers alone (pure): findings and steps in
     `lang`, the letters in `letters` and, when that is not `lang`, each letter again in `lang`
-    for the user to read."""
+    for the user to read. With `log` (the lender's evidence log has contacts), the letters
+    cite its counts and dates instead of the estimates (bot/actions/evidence.py)."""
     assessment = assess(slots)
     rt = route(slots, assessment)
-    drafts = render_drafts(slots, k, letters, today, assessment, rt)
-    translations = render_drafts(slots, k, lang, today, assessment, rt) if not reads_letters(k, lang, letters) else {}
+    drafts = render_drafts(slots, k, letters, today, assessment, rt, log=log)
+    translations = (render_drafts(slots, k, lang, today, assessment, rt, log=log)
+                    if not reads_letters(k, lang, letters) else {})
     return Outcome(Incident.from_slots(slots), assessment, rt, drafts, letters, translations)
 
 
@@ -173,7 +177,7 @@ def case_data(slots: Mapping[str, Any], o: Outcome, lang: str, now: dt.datetime)
 @action("report_outcome", reads=REPORT_READS)
 def report_outcome(ctx: ActionContext) -> list[Reply]:
     k, lang = ctx.knowledge, ctx.lang
-    o = compose(ctx.slots, k, lang, ctx.now.date())
+    o = compose(ctx.slots, k, lang, ctx.now.date(), log=log_summary(ctx, str(ctx.slots.get("lender_name") or "")))
     full = ctx.store.count_cases(ctx.user_id, CASE_KIND) >= MAX_CASES
     english = bool(o.translations) and not full   # the closing line's button (it needs a saved case)
     replies = [*findings_replies(o, k, lang), steps_reply(o, k, lang), drafts_title(o, k, lang, english),
@@ -183,7 +187,8 @@ def report_outcome(ctx: ActionContext) -> list[Reply]:
                              kind="notice"))
         return replies
     case_id = ctx.store.save_case(ctx.user_id, CASE_KIND, lang, case_data(ctx.slots, o, lang, ctx.now))
-    buttons = [track_button(k, lang, case_id), CaseButton("l").button(ctx.t("report.out.button_cases"))]
+    buttons = [track_button(k, lang, case_id), *log_buttons_for_case(ctx, case_id),
+               CaseButton("l").button(ctx.t("report.out.button_cases"))]
     if english:   # letters not in the user's language: the English ones are a tap away
         buttons.append(english_button(k, lang, case_id))
     buttons += [cb.Topic(t).button(k.answer(t, lang).title) for t in FOLLOW_UP_TOPICS if t in k.answers]
@@ -223,7 +228,8 @@ def case_button(ctx: ActionContext) -> list[Reply]:
         return [Reply(text=ctx.t("cases.not_found"), kind="notice")]
     k, lang = ctx.knowledge, ctx.lang
     letters = "en" if what == "e" else ADDRESSEE_LANG
-    o = compose(case["data"].get("answers", {}), k, lang, ctx.now.date(), letters)
+    o = compose(case["data"].get("answers", {}), k, lang, ctx.now.date(), letters,
+                log=log_summary(ctx, _lender(case)))
     if what == "d" or (what == "e" and draft_id):
         return draft_replies(o, k, lang, only=draft_id) or [Reply(text=ctx.t("cases.not_found"), kind="notice")]
     if what == "a":

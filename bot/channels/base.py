@@ -166,22 +166,38 @@ def configure(engine: Engine, settings: Settings, names: Iterable[str]) -> list[
 
 # --- what every channel does ---------------------------------------------------------------------
 
+def numbered_reply(replies: Sequence[Reply]) -> int | None:
+    """The index of the one reply whose buttons are numbered: the last one with buttons (the
+    question on screen; the engine's typed numbers refer to it). None: no buttons at all."""
+    return next((i for i in range(len(replies) - 1, -1, -1) if replies[i].buttons), None)
+
+
+def plain_reply(reply: Reply, numbered: bool = True) -> str:
+    """One reply as text: its buttons as `[N] label` lines when `numbered`, otherwise as
+    `· label` lines (typing the label still presses it); files inline."""
+    lines = [reply.text]
+    if numbered:
+        lines += [f"[{i}] {b.label}" for i, b in enumerate(reply.buttons, 1)]
+    else:
+        lines += [f"· {b.label}" for b in reply.buttons]
+    for f in reply.files:
+        lines.append(f"--- {f.name} ---")
+        lines.append(f.content if f.content is not None else (f.url or ""))
+        lines.append("--- end ---")
+    return "\n".join(lines)
+
+
 def plain_text(replies: Reply | Sequence[Reply]) -> str:
-    """Replies for a platform without buttons: each reply's text, its buttons as `[N] label`
-    lines (numbered from 1 in each reply), its files inline between `--- name ---` and
-    `--- end ---`; replies separated by a blank line."""
+    """Replies for a platform without buttons: each reply's text, its files inline between
+    `--- name ---` and `--- end ---`, replies separated by a blank line. At most one numbered
+    list: the buttons of the last reply that has any are `[N] label` lines (a typed number
+    always means that list, the one the user saw last: issue 14, item 5); buttons of earlier
+    replies (an answer given in the middle of a question) are `· label` lines, pressed by
+    typing the label."""
     if isinstance(replies, Reply):
         replies = [replies]
-    out = []
-    for reply in replies:
-        lines = [reply.text]
-        lines += [f"[{i}] {b.label}" for i, b in enumerate(reply.buttons, 1)]
-        for f in reply.files:
-            lines.append(f"--- {f.name} ---")
-            lines.append(f.content if f.content is not None else (f.url or ""))
-            lines.append("--- end ---")
-        out.append("\n".join(lines))
-    return "\n\n".join(out)
+    last = numbered_reply(replies)
+    return "\n\n".join(plain_reply(r, i == last) for i, r in enumerate(replies))
 
 
 def failed(channel: str, exc: BaseException) -> HandlingFailed:

@@ -127,7 +127,8 @@ class Console:
                 out["error"] = error
             self._write(json.dumps(out, ensure_ascii=False))
         else:
-            self._write("\n\n".join([plain_text(r) for r in replies] + ([error] if error else [])) + "\n")
+            # one plain_text for everything printed at once: one numbered list at most (the last)
+            self._write("\n\n".join(([plain_text(replies)] if replies else []) + ([error] if error else [])) + "\n")
 
     def _write(self, text: str) -> None:
         self.out.write(text + "\n")

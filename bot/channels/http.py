@@ -157,6 +157,14 @@ def create_app(ctx: ServerContext, hooks: Iterable[RouteHook] | None = None) -> 
     app = web.Application(client_max_size=MAX_BODY)
     app[CTX] = ctx
     app.router.add_get("/healthz", healthz)
+    from bot.channels.documents import Documents  # /d/<token>: short-lived pages (storage.links)
+
+    Documents(ctx.engine).routes(app)
+    from bot.channels.bundle_page import BundlePages  # /d/<token>/zh, /events.csv: the evidence bundle
+    from bot.channels.witness import WitnessPages  # /w: witnesses add to a borrower's log
+
+    BundlePages(ctx.engine).routes(app)
+    WitnessPages(ctx.engine).routes(app)
     for hook in optional_hooks() if hooks is None else hooks:
         hook(app, ctx)
     for channel in ctx.channels:

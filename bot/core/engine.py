@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import locale
-from bot.actions.registry import ACTIONS, BEFORE_REPLY, BUTTONS, COMMANDS, ActionContext
+from bot.actions.registry import ACTIONS, BEFORE_REPLY, BUTTONS, COMMANDS, FREE_TEXT, MEDIA, ActionContext
 from bot.config import Settings
 from bot.core import callbacks as cb
 from bot.core import screens
@@ -34,6 +34,7 @@ from bot.knowledge.loader import Knowledge
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.normalize import clean, detect_lang, normalize
 from storage.db import open_db
+from storage.files import files_dir
 from storage.rows import SessionRow, UserRow
 from storage.store import Store
 
@@ -174,6 +175,8 @@ class Engine:
         paused = bool(session and session["paused"])
         ctx = self._context(user, inbound, follow_text=not (state and not paused))
         if inbound.choice is None and not text:
+            if inbound.media is not None:  # a photo, voice note or file: kept as evidence
+                return [*self._keep_media(inbound, ctx), *self._reask(state, ctx)]
             if inbound.attachment:
                 return [Reply(text=self.k.text(ctx.lang, "input.attachment"), kind="notice"),
                         *self._reask(state, ctx)]
@@ -190,6 +193,8 @@ class Engine:
             return [screens.crisis(self.k, detect_lang(text, self.k.languages) or ctx.lang)]
         ctx.paused = bool(state and session and session.get("paused"))
         replies = self._route(inbound, text, state, ctx)
+        if inbound.media is not None:  # a captioned photo: kept, and the caption answered
+            replies = [*self._keep_media(inbound, ctx), *replies]
         if level == "concern":  # distress without a word about dying: one gentle line on top
             replies.insert(0, Reply(text=self.k.text(ctx.lang, "crisis.concern",
                                                      psych=self.k.facts.hotlines["psych"].number),
@@ -276,8 +281,9 @@ class Engine:
         for b in buttons:
             if norm == normalize(b["label"]).strip():
                 return b["id"]
-        if norm.isdigit() and 1 <= int(norm) <= len(buttons) and self._numbered(state):
-            return buttons[int(norm) - 1]["id"]
+        numbered = [b for b in buttons if not b.get("plain")]
+        if norm.isdigit() and 1 <= int(norm) <= len(numbered) and self._numbered(state):
+            return numbered[int(norm) - 1]["id"]
         return None
 
     def _numbered(self, state: State | None) -> bool:
@@ -302,6 +308,12 @@ class Engine:
         """Keep the buttons of the last screen, so a typed number or label can press one."""
         last = next((r for r in reversed(replies) if r.buttons), None)
         screen = [b.model_dump() for b in last.buttons] if last else None
+        if screen is not None:
+            # the buttons of earlier replies: pressed by their label, never by a number (only
+            # the last list is numbered where buttons are text: bot/channels/base.plain_text)
+            ids = {b["id"] for b in screen}
+            screen += [{**b.model_dump(), "plain": True} for r in replies if r is not last
+                       for b in r.buttons if b.id not in ids]
         self.store.remember_screen(user_id, screen)
 
     # buttons -------------------------------------------------------------------------------
@@ -444,6 +456,12 @@ class Engine:
                 replies += ACTIONS[name](self._action_ctx(ctx, turn.completed))
         return replies
 
+    def _keep_media(self, inbound: Inbound, ctx: Ctx) -> list[Reply]:
+        assert inbound.media is not None
+        if not MEDIA:
+            return [Reply(text=self.k.text(ctx.lang, "input.attachment"), kind="notice")]
+        return MEDIA[0](self._action_ctx(ctx, {}), inbound.media)
+
     def _reask(self, state: State | None, ctx: Ctx) -> list[Reply]:
         if state and ctx.paused:
             return [self._resume_offer(ctx)]
@@ -453,7 +471,12 @@ class Engine:
                     data: cb.CallbackData | None = None) -> ActionContext:
         def start_dialog(dialog_id: str, step: str | None = None, slots: dict[str, Any] | None = None,
                          history: tuple[str, ...] = ()) -> list[Reply]:
-            """A dialog started by a feature, at `step` with answers already known."""
+            """A dialog started by a feature, at `step` with answers already known. Over another
+            unfinished dialog with answers in it, "continue, or start over?" first (as for a
+            command): /log typed in the middle of a report keeps the report."""
+            unfinished = _state(self.store.session(ctx.user["id"]))
+            if unfinished is not None and unfinished.dialog != dialog_id and self._worth_keeping(unfinished):
+                return self._start_dialog(dialog_id, ctx, unfinished)
             if step is None:
                 return self._apply(self.runner.start(dialog_id, ctx.lang), ctx, None)
             state = State(dialog=dialog_id, step=step, slots=slots or {}, history=history)
@@ -462,7 +485,10 @@ class Engine:
         return ActionContext(lang=ctx.lang, slots=slots, knowledge=self.k, store=self.store,
                              user_id=ctx.user["id"], now=ctx.now, tz=ctx.tz, args=args, data=data,
                              default_tz=self.settings.bot_timezone, dialogs=self.dialogs,
-                             start_dialog=start_dialog)
+                             public_url=self.settings.bot_public_url, link_days=self.settings.bot_link_days,
+                             start_dialog=start_dialog, cache_dir=self.settings.bot_cache_dir,
+                             media_quota=int(self.settings.bot_media_max_user_mb * (1 << 20)),
+                             files_dir=files_dir(self.settings.bot_db_path))
 
     # questions -----------------------------------------------------------------------------
     def _free_text(self, text: str, ctx: Ctx, state: State | None = None) -> list[Reply]:
@@ -472,6 +498,10 @@ class Engine:
             return [Reply(text=self.k.text(ctx.lang, "greeting"))]
         if bare in self.k.words.help_words:  # "help" alone matched the legal-aid answer
             return self._command("/help", None, ctx)
+        for hook in FREE_TEXT:  # a pasted collector's message, "they called again" (bot/actions/evidence.py)
+            hooked = hook(self._action_ctx(ctx, {}, args=text))
+            if hooked:
+                return hooked
         wanted = self._triggered(text, ctx.lang)
         if wanted:
             return self._start_dialog(wanted, ctx, state)

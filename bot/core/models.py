@@ -10,6 +10,25 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_TEXT = 4000  # characters of user text kept; longer messages are cut with a notice
 
 
+class Media(BaseModel):
+    """A photo, voice note, video or file the user sent. The channel puts the platform's
+    reference in `ref` when the message arrives (that much is journalled, so a crash loses
+    nothing the platform still has), downloads it into the files directory and fills `path`,
+    `sha256` and `size`; or says in `problem` why it could not ("too_big": over the per-file
+    cap; "failed": the download failed; "unavailable": this channel cannot download)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["photo", "voice", "video", "file"]
+    ref: str | None = Field(default=None, max_length=512)       # the platform's id (file_id, MediaId)
+    name: str = Field(default="", max_length=200)               # the file's own name, if it has one
+    mime: str = Field(default="application/octet-stream", max_length=100)
+    path: str | None = Field(default=None, max_length=1024)     # the downloaded temporary file
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(default=0, ge=0)
+    problem: Literal["too_big", "failed", "unavailable"] | None = None
+
+
 class Inbound(BaseModel):
     """One message from a user, whatever the channel."""
 
@@ -22,6 +41,7 @@ class Inbound(BaseModel):
     choice: str | None = Field(default=None, max_length=64)      # a button id
     lang_hint: str | None = None                                 # e.g. Telegram's language_code
     attachment: Literal["photo", "voice", "video", "file", "sticker", "location", "other"] | None = None
+    media: Media | None = None                                   # a photo, voice note or file to keep
 
 
 class Button(BaseModel):

@@ -78,7 +78,7 @@ class Runner:
             # not read as the answer because it names an option
             answered = digress(text)
             if answered:
-                return Turn(answered + [self.screen(state, lang)], state)
+                return self._answered(state, lang, answered)
         result = self._parse(step, lang, text, today)
         if isinstance(result, inputs.Ok):
             return self._save(state, lang, result.value, echo=result.echo)
@@ -346,8 +346,17 @@ class Runner:
         if digress:
             answered = digress(text)
             if answered:
-                return Turn(answered + [self.screen(state, lang)], state)
+                return self._answered(state, lang, answered)
         return otherwise()
+
+    def _answered(self, state: State, lang: str, answered: list[Reply]) -> Turn:
+        """A question typed mid-dialog was answered: the pending question is asked again,
+        except the language question (issue 14, item 5): whoever types a question has shown
+        what they read, so it is not repeated after every answer; that dialog ends there
+        (/start or /lang bring it back)."""
+        if state.step != REVIEW and self._step(state)[1].sets_language:
+            return Turn(answered, None)
+        return Turn(answered + [self.screen(state, lang)], state)
 
 
 def _looks_like_question(text: str) -> bool:

@@ -65,6 +65,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.actions.registry import COMMANDS
+from bot.channels import deeplinks, media
 from bot.channels.base import ChannelBase, StartFailed
 from bot.channels.telegram.inbound import CHANNEL, lang_of, to_inbound
 from bot.channels.telegram.inline import (
@@ -92,14 +93,22 @@ from bot.channels.telegram.webhook import PATH, receive, webhook_secret
 from bot.config import Settings
 from bot.core import callbacks
 from bot.core.engine import Engine
-from bot.core.models import FileOut, Inbound, Reply
+from bot.core.models import FileOut, Inbound, Media, Reply
 from bot.core.screens import command_menu
+from storage.files import remove, temp_file
 from storage.rows import UserRow
 
 log = logging.getLogger("bot.telegram")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
 MAX_ATTEMPTS = 5
+
+
+def file_url(api_base: str) -> str:
+    """The Bot API's file download base for an API base URL: https://api.telegram.org/bot ->
+    https://api.telegram.org/file/bot (a local Bot API server or a test server alike)."""
+    head, sep, _tail = api_base.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if sep else api_base.rstrip("/") + "/file/bot"
 
 
 def quiet_library_loggers() -> None:
@@ -163,6 +172,7 @@ class TelegramBot(ChannelBase):
         builder = (ApplicationBuilder()
                    .token(settings.telegram_bot_token)
                    .base_url(settings.telegram_api_base_url)
+                   .base_file_url(file_url(settings.telegram_api_base_url))
                    .concurrent_updates(self.processor)
                    .update_queue(JournalQueue(self.journal)))
         if rate_limiter:
@@ -313,7 +323,32 @@ class TelegramBot(ChannelBase):
             return
         if inbound is None or update.effective_chat is None:
             return
+        if inbound.text and inbound.text.startswith("/start "):   # a t.me/<bot>?start=<payload> link
+            scenes = deeplinks.load_scenes(self.engine.settings.bot_content_dir)
+            inbound = inbound.model_copy(update={"text": deeplinks.start_command(inbound.text, scenes)})
+        inbound = await media.fetched(inbound, self._download)
         await self.converse(update.effective_chat.id, inbound)
+
+    async def _download(self, item: Media) -> Media:
+        """A photo, voice note or file into the evidence files (bot/channels/media.py)."""
+        limit = media.cap(self.settings)
+        if item.ref is None:
+            return item.model_copy(update={"problem": "unavailable"})
+        if item.size > limit:
+            raise media.TooBig
+        tg_file = await self.application.bot.get_file(item.ref)
+        if (tg_file.file_size or 0) > limit:
+            raise media.TooBig
+        path = temp_file(media.directory(self.settings))
+        try:
+            await tg_file.download_to_drive(custom_path=path)
+            sha, size = await asyncio.to_thread(media.hash_file, path)
+            if size > limit:
+                raise media.TooBig
+        except BaseException:
+            remove([path])
+            raise
+        return item.model_copy(update={"path": str(path), "sha256": sha, "size": size})
 
     async def on_button_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An inline keyboard button: answer the query at once, then the engine decides."""

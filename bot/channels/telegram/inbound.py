@@ -6,7 +6,7 @@ from telegram import Message, Update
 
 from bot import locale
 from bot.channels.telegram.render import NOOP
-from bot.core.models import Inbound
+from bot.core.models import Inbound, Media
 
 CHANNEL = "telegram"
 
@@ -32,6 +32,22 @@ def attachment_kind(message: Message) -> str | None:
         return "location"
     if message.effective_attachment is not None:
         return "other"
+    return None
+
+
+def media_of(message: Message) -> Media | None:
+    """A photo (its largest size), voice note, audio, video or document to keep as evidence,
+    by Telegram's file_id; downloaded later by the adapter (getFile). None for the rest."""
+    if message.photo:
+        p = message.photo[-1]
+        return Media(kind="photo", ref=p.file_id, name="photo.jpg", mime="image/jpeg", size=p.file_size or 0)
+    for kind, item in (("voice", message.voice), ("voice", message.audio), ("video", message.video),
+                       ("video", message.video_note), ("file", message.document)):
+        if item is not None:
+            name = str(getattr(item, "file_name", None) or "")[:200]
+            mime = str(getattr(item, "mime_type", None) or "application/octet-stream")[:100]
+            return Media(kind=kind, ref=item.file_id, name=name, mime=mime,
+                         size=item.file_size or 0)
     return None
 
 
@@ -65,4 +81,5 @@ def to_inbound(update: Update) -> Inbound | None:
         return None
     user = str(message.from_user.id)
     return Inbound(channel=CHANNEL, user=user, message_id=inbox_id(update, user), text=text,
-                   attachment=kind, lang_hint=message.from_user.language_code)
+                   attachment=kind, media=None if message.text is not None else media_of(message),
+                   lang_hint=message.from_user.language_code)

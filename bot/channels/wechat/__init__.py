@@ -18,9 +18,14 @@ request must be encrypted (`encrypt_type=aes`), its `msg_signature` over the enc
 payload is checked before anything is decrypted, and a payload for another app id is refused
 (403). Replies are encrypted the same way.
 
-Messages. text -> the engine; event `subscribe` -> "/start"; a menu CLICK whose key starts
-with "/" -> that command; other events (unsubscribe, location reports, ...) -> `success`, no
-reply; voice with WeChat's speech recognition -> its text, other voice, image, video, file,
+Messages. text -> the engine; event `subscribe` -> "/start", or, through a QR code with a
+scene ("qrscene_<x>"), the command content/deeplinks.yaml maps it to (bot/channels/deeplinks.py;
+`SCAN` by a follower likewise); a menu CLICK whose key starts with "/" -> that command (the
+menu: menu.py, `python -m bot wechat-menu`); `subscribe_msg_popup_event` /
+`subscribe_msg_change_event` -> consents to subscription notifications stored or withdrawn
+(followup.py; the consent page is `GET /wechat/subscribe/<token>`); other events
+(unsubscribe, location reports, ...) -> `success`, no reply; voice with WeChat's speech
+recognition -> its text, other voice, image, video, file,
 location and link -> an attachment (the engine explains what it can do with them); any other
 type -> a short "not supported" reply.
 
@@ -50,10 +55,16 @@ a table in the database (storage.shared), so it survives restarts and /delete er
 - without: the user replies 更多 / more for the next message, whole, with "part 2 of 5,
   reply 'more'"; a new answer replaces what was left of the last one.
 
-Reminders. `push(openid, replies)` sends through the customer-service API; False when
-WeChat refuses for now (45015 outside the 48-hour window since the user last wrote, 45047,
-48001), so the reminder stays pending and comes with the user's next message; other failures
-raise, for the reminder loop to retry.
+Letters as a page. After a report's letters one more message links to `/d/<token>` (all the
+letters with copy buttons and a .txt; bot/channels/documents.py), or says that no page can be
+offered without BOT_PUBLIC_URL.
+
+Reminders. `push(openid, replies)`: within 48 hours of the user's last message through the
+customer-service API; past them (or when WeChat refuses: 45015, 45047, 48001) one
+subscription notification when the user allowed one (followup.py; the reminder's messages
+then wait in the outbox for the user's next message); otherwise False, so the reminder stays
+pending and comes with the user's next message. Other failures raise, for the reminder loop
+to retry. When a reminder is set, the user is told which of these applies (followup.note).
 
 Logs never contain message text, OpenIDs or access tokens.
 """

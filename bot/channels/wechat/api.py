@@ -1,7 +1,11 @@
-"""The WeChat API client for customer-service messages (客服消息), on aiohttp.
+"""The WeChat API client, on aiohttp: customer-service messages (客服消息), subscription
+notifications (订阅通知), the custom menu and the JS-SDK ticket.
 
     api = WeChatAPI(base_url, app_id, app_secret)
     await api.send_text(openid, "...")   # True: delivered; False: WeChat will not take it now
+    await api.send_subscribe(openid, template_id, {"thing1": "...", "time2": "..."})
+    await api.create_menu({"button": [...]})   # python -m bot wechat-menu
+    await api.jsapi_ticket()             # the consent page's wx.config signature
     await api.close()
 
 Access token: GET {base}/cgi-bin/token?grant_type=client_credential&appid&secret, used
@@ -30,8 +34,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -94,23 +98,28 @@ class WeChatAPI:
                 return token
             return await self._shared_token(self.shared, stale)
 
-    async def _shared_token(self, shared: SharedStore, stale: str | None) -> str:
+    async def _shared_token(self, shared: SharedStore, stale: str | None, name: str | None = None,
+                            fetch: Callable[[], Awaitable[tuple[str, float]]] | None = None) -> str:
+        """The row `name` (the access token by default) of the shared table, fetched by one
+        process under the lease when missing, stale or expired."""
+        name = name or self.name
+        fetch = fetch or self._fetch
         deadline = self.wall() + 2 * LEASE
         while True:
-            row = shared.token(self.name)
+            row = shared.token(name)
             if row is not None and row.token and row.token != stale and self.wall() < row.expires_at:
                 return row.token
             lease = secrets.token_hex(8)
-            if shared.claim_token_refresh(self.name, lease, self.wall(), LEASE):
+            if shared.claim_token_refresh(name, lease, self.wall(), LEASE):
                 try:
-                    row = shared.token(self.name)   # another process may have finished just before
+                    row = shared.token(name)   # another process may have finished just before
                     if row is not None and row.token and row.token != stale and self.wall() < row.expires_at:
                         return row.token
-                    token, expires_in = await self._fetch()
-                    shared.put_token(self.name, lease, token, self.wall() + _lifetime(expires_in))
+                    token, expires_in = await fetch()
+                    shared.put_token(name, lease, token, self.wall() + _lifetime(expires_in))
                     return token
                 finally:
-                    shared.release_token_refresh(self.name, lease)   # a no-op once put_token ended it
+                    shared.release_token_refresh(name, lease)   # a no-op once put_token ended it
             if self.wall() > deadline:
                 raise WeChatAPIError("access token: another process is still refreshing it")
             await asyncio.sleep(LEASE_POLL)
@@ -130,12 +139,55 @@ class WeChatAPI:
 
     async def send_text(self, openid: str, text: str) -> bool:
         """One customer-service text message. True: accepted; False: not now (UNREACHABLE)."""
-        body = json.dumps({"touser": openid, "msgtype": "text", "text": {"content": text}},
-                          ensure_ascii=False).encode("utf-8")  # WeChat shows \\u escapes literally
+        return await self._post("/cgi-bin/message/custom/send", "customer-service message",
+                                {"touser": openid, "msgtype": "text", "text": {"content": text}})
+
+    async def send_subscribe(self, openid: str, template_id: str, data: dict[str, str],
+                             page: str | None = None) -> bool:
+        """One 订阅通知 (subscription notification) of the account's template `template_id`,
+        allowed by one consent of the user (POST /cgi-bin/message/subscribe/bizsend; `data`:
+        the template's keys and their values, e.g. {"thing1": "...", "time2": "..."}).
+        True: accepted; False: not now (no consent left on WeChat's side: 43101; UNREACHABLE)."""
+        body: dict[str, Any] = {"touser": openid, "template_id": template_id,
+                                "data": {key: {"value": value} for key, value in data.items()}}
+        if page:
+            body["page"] = page
+        return await self._post("/cgi-bin/message/subscribe/bizsend", "subscription notification", body,
+                                refused=UNREACHABLE | {43101})
+
+    async def create_menu(self, menu: dict[str, Any]) -> None:
+        """Publish the custom menu (POST /cgi-bin/menu/create); raises WeChatAPIError when
+        WeChat refuses it (its errcode says why, e.g. 40016 too many buttons)."""
+        if not await self._post("/cgi-bin/menu/create", "menu", menu, refused=set()):
+            raise WeChatAPIError("menu refused")  # pragma: no cover - refused=set() never returns False
+
+    async def jsapi_ticket(self) -> str:
+        """The JS-SDK ticket (GET /cgi-bin/ticket/getticket?type=jsapi) for the consent page's
+        wx.config signature: shared between processes like the access token (its own row)."""
+        async def fetch() -> tuple[str, float]:
+            token = await self.access_token()
+            async with self._http().get(f"{self.base_url}/cgi-bin/ticket/getticket",
+                                        params={"access_token": token, "type": "jsapi"}) as r:
+                data = await _json(r)
+            ticket = data.get("ticket")
+            if not isinstance(ticket, str) or not ticket or _errcode(data) not in (0, None):
+                raise WeChatAPIError("jsapi ticket refused", _errcode(data))
+            expires_in = data.get("expires_in")
+            return ticket, float(expires_in) if isinstance(expires_in, int | float) else 7200.0
+
+        if self.shared is None:
+            ticket, _ = await fetch()
+            return ticket
+        return await self._shared_token(self.shared, None, f"wechat-jsapi:{self.app_id}", fetch)
+
+    async def _post(self, path: str, what: str, payload: dict[str, Any],
+                    refused: set[int] = UNREACHABLE) -> bool:
+        """POST JSON with the access token (fetched anew once when WeChat says it is invalid).
+        True: errcode 0; False: an errcode in `refused`; otherwise WeChatAPIError."""
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")  # WeChat shows \\u escapes literally
         token = await self.access_token()
         for attempt in (1, 2):
-            async with self._http().post(f"{self.base_url}/cgi-bin/message/custom/send",
-                                         params={"access_token": token}, data=body,
+            async with self._http().post(f"{self.base_url}{path}", params={"access_token": token}, data=body,
                                          headers={"Content-Type": "application/json; charset=utf-8"}) as r:
                 data = await _json(r)
             code = _errcode(data)
@@ -144,10 +196,10 @@ class WeChatAPI:
             if code in TOKEN_ERRORS and attempt == 1:
                 token = await self.access_token(stale=token)
                 continue
-            if code in UNREACHABLE:
-                log.info("wechat: customer-service message not accepted now (errcode %s)", code)
+            if code in refused:
+                log.info("wechat: %s not accepted now (errcode %s)", what, code)
                 return False
-            raise WeChatAPIError("customer-service message failed", code)
+            raise WeChatAPIError(f"{what} failed", code)
         raise WeChatAPIError("access token refused twice")  # pragma: no cover - loop returns or raises
 
 
